@@ -1,0 +1,26 @@
+"""`make run`: one process, SQLite, in-memory channel layer, tasks in process, console SMS.
+
+The embedded keys below are for the demo only; production refuses to start without its own.
+"""
+
+from __future__ import annotations
+
+from peerlink.settings.base import *  # noqa: F403
+from peerlink.settings.base import PEERLINK_INDEX_KEY, PEERLINK_KEYRING, VAR_DIR
+
+DEBUG = True
+SECRET_KEY = "local-development-only-not-secret"  # noqa: S105
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+
+# Dev-only key material, so that `make run` works from a fresh clone.
+PEERLINK_KEYRING = PEERLINK_KEYRING or "1:ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDE="
+PEERLINK_INDEX_KEY = PEERLINK_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAwMDAwMDE="
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = "memory://"
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+VAR_DIR.mkdir(parents=True, exist_ok=True)

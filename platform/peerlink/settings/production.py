@@ -1,0 +1,62 @@
+"""Production: PostgreSQL, Redis channel layer (encrypted payloads), Celery + one beat, Twilio.
+
+Every value comes from the environment (README, "Configuration"). Missing key material is
+refused at start-up with a message naming the variable to set.
+"""
+
+from __future__ import annotations
+
+import os
+
+from django.core.exceptions import ImproperlyConfigured
+
+from peerlink.settings.base import *  # noqa: F403
+from peerlink.settings.base import DATABASES, PEERLINK_INDEX_KEY, PEERLINK_KEYRING, REDIS_URL
+
+DEBUG = False
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ImproperlyConfigured(f"{name} must be set in production (see README, Configuration).")
+    return value
+
+
+SECRET_KEY = _required("DJANGO_SECRET_KEY")
+_required("DATABASE_URL")
+_required("REDIS_URL")
+_required("PEERLINK_PUBLIC_URL")
+if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
+
+# Fail closed on key material: validate the format now, not at the first message.
+from encryption.keyring import validate_configuration  # noqa: E402
+
+validate_configuration(keyring=PEERLINK_KEYRING, index_key=PEERLINK_INDEX_KEY)
+
+_redis_hosts = [h.strip() for h in os.environ.get("CHANNEL_REDIS_URLS", REDIS_URL).split(",")]
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            # Several hosts shard the layer; payloads are encrypted with the symmetric keys.
+            "hosts": [h for h in _redis_hosts if h],
+            "symmetric_encryption_keys": [_required("CHANNEL_LAYER_ENCRYPTION_KEY")],
+            "capacity": 1500,
+            "expiry": 30,
+        },
+    }
+}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.TwilioSmsBackend")
+
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SECURE_SSL_REDIRECT", "1") == "1"
+SECURE_HSTS_SECONDS = 31536000
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SESSION_COOKIE_HTTPONLY = True

@@ -1,0 +1,29 @@
+"""The test profile: SQLite by default; the suite's fixtures point it at real PostgreSQL and
+Redis servers that they start themselves (see tests/support/services.py)."""
+
+from __future__ import annotations
+
+import base64
+
+from peerlink.settings.base import *  # noqa: F403
+
+DEBUG = False
+SECRET_KEY = "test-only-not-secret"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
+
+DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+PEERLINK_KEYRING = "1:" + base64.b64encode(b"t" * 32).decode()
+PEERLINK_INDEX_KEY = base64.b64encode(b"i" * 32).decode()
+
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = "memory://"
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SMS_BACKEND = "messaging.sms.MemorySmsBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Throttles are exercised by their own tests, which lower these on purpose.
+REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405

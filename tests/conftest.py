@@ -1,0 +1,98 @@
+"""Suite-wide fixtures: real PostgreSQL and Redis, the database profile, shared factories.
+
+`PEERLINK_TEST_DB=postgres` runs the database tests against a real PostgreSQL server that
+this suite starts; otherwise they run on an SQLite file. `PEERLINK_TEST_SERVICES=required`
+(CI) turns a missing server into a failure instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import services
+
+DB_FIXTURES = {"db", "transactional_db", "django_db_reset_sequences", "django_db_serialized_rollback"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("django_db") or fixtures & DB_FIXTURES:
+            item.add_marker(pytest.mark.db)
+
+
+def _unavailable(reason: str) -> None:
+    if services.services_required():
+        pytest.fail(f"{reason} and {services.SERVICES_ENV}=required", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[services.PostgresServer]:
+    try:
+        server = services.start_postgres()
+    except services.ServiceUnavailable as exc:
+        _unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[services.RedisServer]:
+    try:
+        server = services.start_redis()
+    except services.ServiceUnavailable as exc:
+        _unavailable(str(exc))
+    yield server
+    server.stop()
+
+
+def using_postgres() -> bool:
+    return os.environ.get("PEERLINK_TEST_DB", "sqlite") == "postgres"
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(request: pytest.FixtureRequest) -> Iterator[None]:
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if using_postgres():
+        server: services.PostgresServer = request.getfixturevalue("postgres_server")
+        db.update(
+            ENGINE="django.db.backends.postgresql",
+            NAME="peerlink",
+            USER=server.user,
+            PASSWORD="",
+            HOST=server.host,
+            PORT=str(server.port),
+        )
+        db.setdefault("TEST", {})["NAME"] = "test_peerlink"
+        yield
+        return
+    # An SQLite file rather than memory, so that tests can read the raw bytes on disk.
+    folder = Path(tempfile.mkdtemp(prefix="peerlink-sqlite-"))
+    db.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
+    yield
+
+
+@pytest.fixture
+def raw_database_bytes(request: pytest.FixtureRequest) -> Any:
+    """A callable returning everything the database holds on disk, as bytes."""
+    from django.db import connection
+
+    def read() -> bytes:
+        if connection.vendor == "postgresql":
+            server: services.PostgresServer = request.getfixturevalue("postgres_server")
+            return server.dump(connection.settings_dict["NAME"])
+        path = Path(connection.settings_dict["NAME"])
+        data = path.read_bytes()
+        wal = path.with_name(path.name + "-wal")
+        return data + (wal.read_bytes() if wal.exists() else b"")
+
+    return read
