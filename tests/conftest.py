@@ -96,3 +96,23 @@ def raw_database_bytes(request: pytest.FixtureRequest) -> Any:
         return data + (wal.read_bytes() if wal.exists() else b"")
 
     return read
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache_and_sms_outbox() -> Iterator[None]:
+    """Throttle counters and the memory SMS outbox start empty in every test."""
+    from django.core.cache import cache
+
+    from messaging.sms import MemorySmsBackend
+
+    cache.clear()
+    MemorySmsBackend.outbox.clear()
+    yield
+    MemorySmsBackend.outbox.clear()
+
+
+@pytest.fixture
+def world(db: None) -> Any:
+    from tests.support.factories import make_world
+
+    return make_world()

@@ -1,5 +1,27 @@
+"""Every REST endpoint under /api/v1/. Each must have a row in the role x endpoint matrix test."""
+
 from __future__ import annotations
 
 from django.urls import path
 
-urlpatterns: list = []
+from access import api as access
+from programmes import api as programmes
+
+urlpatterns = [
+    path("auth/csrf/", access.CsrfView.as_view(), name="auth-csrf"),
+    path("auth/login/", access.LoginView.as_view(), name="auth-login"),
+    path("auth/logout/", access.LogoutView.as_view(), name="auth-logout"),
+    path("auth/token/", access.TokenView.as_view(), name="auth-token"),
+    path("auth/sms-code/", access.SmsCodeRequestView.as_view(), name="auth-sms-code"),
+    path("auth/sms-code/verify/", access.SmsCodeVerifyView.as_view(), name="auth-sms-code-verify"),
+    path("ws-ticket/", access.WsTicketView.as_view(), name="ws-ticket"),
+    path("me/", access.MeView.as_view(), name="me"),
+    path("programmes/", programmes.ProgrammeListView.as_view(), name="programme-list"),
+    path("programmes/<slug:slug>/", programmes.ProgrammeDetailView.as_view(), name="programme-detail"),
+    path("programmes/<slug:slug>/enrolments/", programmes.EnrolmentListView.as_view(),
+         name="enrolment-list"),
+    path("enrolments/<uuid:enrolment_id>/", programmes.EnrolmentDetailView.as_view(),
+         name="enrolment-detail"),
+    path("enrolments/<uuid:enrolment_id>/assignments/", programmes.AssignmentView.as_view(),
+         name="enrolment-assignments"),
+]

@@ -80,12 +80,17 @@ class ConsentRecord(models.Model):
 
     class Meta:
         constraints = [
+            # Two constraints, since SQLite can't treat NULL programmes as equal in one.
             models.UniqueConstraint(
                 fields=["participant", "programme", "kind"],
-                condition=Q(withdrawn_at__isnull=True),
-                name="one_active_consent_per_kind",
-                nulls_distinct=False,
-            )
+                condition=Q(withdrawn_at__isnull=True, programme__isnull=False),
+                name="one_active_programme_consent_per_kind",
+            ),
+            models.UniqueConstraint(
+                fields=["participant", "kind"],
+                condition=Q(withdrawn_at__isnull=True, programme__isnull=True),
+                name="one_active_general_consent_per_kind",
+            ),
         ]
         indexes = [models.Index(fields=["participant", "kind", "granted_at"])]
 

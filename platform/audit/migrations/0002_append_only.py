@@ -1,22 +1,16 @@
-"""Make the audit table append-only in the database itself: UPDATE and DELETE are refused."""
+"""Make the audit table append-only in PostgreSQL itself: UPDATE and DELETE are refused.
+
+TRUNCATE stays possible for the database owner (test teardown); SQLite (local demo) has no
+trigger, since its flush deletes rows one by one.
+"""
 
 from django.db import migrations
 
-SQLITE = [
-    """CREATE TRIGGER audit_entry_no_update BEFORE UPDATE ON audit_auditentry
-       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;""",
-    """CREATE TRIGGER audit_entry_no_delete BEFORE DELETE ON audit_auditentry
-       BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;""",
-]
-SQLITE_REVERSE = [
-    "DROP TRIGGER IF EXISTS audit_entry_no_update;",
-    "DROP TRIGGER IF EXISTS audit_entry_no_delete;",
-]
 POSTGRES = [
     """CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger AS $$
        BEGIN RAISE EXCEPTION 'audit log is append-only'; END; $$ LANGUAGE plpgsql;""",
-    """CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE OR TRUNCATE
-       ON audit_auditentry FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_append_only();""",
+    """CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE
+       ON audit_auditentry FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only();""",
 ]
 POSTGRES_REVERSE = [
     "DROP TRIGGER IF EXISTS audit_entry_append_only ON audit_auditentry;",
@@ -37,7 +31,7 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.RunPython(
-            _run({"sqlite": SQLITE, "postgresql": POSTGRES}),
-            _run({"sqlite": SQLITE_REVERSE, "postgresql": POSTGRES_REVERSE}),
+            _run({"postgresql": POSTGRES}),
+            _run({"postgresql": POSTGRES_REVERSE}),
         )
     ]

@@ -114,7 +114,7 @@ REST_FRAMEWORK = {
         "login_ip": "20/min",
         "login_username": "10/min",
         "sms_code_ip": "10/min",
-        "sms_code_phone": "3/10min",
+        "sms_code_phone": "5/hour",
         "ws_ticket": "60/min",
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",

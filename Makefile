@@ -1,0 +1,47 @@
+# peerlink: `make run` serves the demo, `make test` runs the whole suite (both from a fresh clone).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install run test test-sqlite test-postgres lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	PEERLINK_ENV=local $(PY) manage.py migrate --noinput
+	PEERLINK_ENV=local $(PY) manage.py seed_demo
+	PEERLINK_ENV=local $(PY) -m uvicorn peerlink.asgi:application --host $(HOST) --port $(PORT) --app-dir platform
+
+# The whole suite on SQLite (plus the real Redis/PostgreSQL tests), then every database test
+# again on a real PostgreSQL server that the suite starts itself.
+test: install
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite: install
+	PEERLINK_TEST_DB=sqlite $(PY) -m pytest -q
+
+test-postgres: install
+	PEERLINK_TEST_DB=postgres $(PY) -m pytest -q -m db
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check . || true
+	$(VENV)/bin/mypy platform messaging scheduling outcomes
+
+bench: install
+	$(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) var

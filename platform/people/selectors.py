@@ -1,0 +1,43 @@
+"""Reads for people. Decryption happens here, only for callers already allowed to see it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from encryption.services import decrypt
+from people.models import ConsentKind, ConsentRecord, Participant
+from people.services import participant_field_ref
+
+
+@dataclass(frozen=True)
+class ParticipantProfile:
+    name: str
+    phone: str
+
+
+def participant_profile(participant: Participant) -> ParticipantProfile:
+    key = participant.data_key
+    return ParticipantProfile(
+        name=decrypt(data_key=key, ciphertext=participant.name_ciphertext,
+                     ref=participant_field_ref(participant.id, "name")),
+        phone=decrypt(data_key=key, ciphertext=participant.phone_ciphertext,
+                      ref=participant_field_ref(participant.id, "phone")),
+    )
+
+
+def mask_phone(e164: str) -> str:
+    return e164[:3] + "*" * max(len(e164) - 5, 0) + e164[-2:]
+
+
+def sms_allowed(participant: Participant) -> bool:
+    """SMS may be sent only under an active, unwithdrawn SMS consent (STOP withdraws it)."""
+    return ConsentRecord.objects.filter(
+        participant=participant, kind=ConsentKind.SMS, programme__isnull=True,
+        withdrawn_at__isnull=True,
+    ).exists()
+
+
+def find_participant_by_phone(e164: str) -> Participant | None:
+    from encryption.services import blind_index
+
+    return Participant.objects.filter(phone_index=blind_index(e164)).first()

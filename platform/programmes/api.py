@@ -1,0 +1,125 @@
+"""Programme, enrolment and caseload endpoints. Thin: selectors read, services write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from access.permissions import CaseworkStaff, StaffOnly, has_role, staff_roles
+from audit.services import record
+from peerlink.errors import DomainError, NotFound
+from people.models import User
+from programmes import selectors, services
+from programmes.models import Role, Site
+from programmes.serializers import (
+    AssignSerializer,
+    EnrolSerializer,
+    ProgrammeSerializer,
+    assignment_payload,
+    enrolment_payload,
+)
+
+FORBIDDEN = DomainError("forbidden", "Your role does not allow this.", http_status=status.HTTP_403_FORBIDDEN)
+
+
+def _user(request: Request) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+class ProgrammeListView(APIView):
+    permission_classes = [StaffOnly]
+
+    @extend_schema(responses={200: ProgrammeSerializer(many=True)})
+    def get(self, request: Request) -> Response:
+        programmes = selectors.visible_programmes(_user(request)).prefetch_related("sites", "arms")
+        return Response(ProgrammeSerializer(programmes.order_by("slug"), many=True).data)
+
+
+class ProgrammeDetailView(APIView):
+    permission_classes = [StaffOnly]
+
+    @extend_schema(responses={200: ProgrammeSerializer})
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(ProgrammeSerializer(selectors.get_visible_programme(_user(request), slug)).data)
+
+
+class EnrolmentListView(APIView):
+    """GET: the caller's caseload in the programme (what their role lets them see).
+    POST: enrol a person (programme admins), allocating their arm."""
+
+    permission_classes = [CaseworkStaff]
+
+    @extend_schema(responses={200: OpenApiResponse(description="Enrolments visible to the caller")})
+    def get(self, request: Request, slug: str) -> Response:
+        user = _user(request)
+        programme = selectors.get_visible_programme(user, slug)
+        roles = staff_roles(user, programme)
+        enrolments = selectors.enrolments_for(user, programme=programme)
+        payload = [enrolment_payload(e, viewer_roles=roles) for e in enrolments]
+        record(action="participants.listed", actor=user, target=programme,
+               details={"count": len(payload)})
+        return Response(payload)
+
+    @extend_schema(request=EnrolSerializer, responses={201: OpenApiResponse(description="The enrolment")})
+    def post(self, request: Request, slug: str) -> Response:
+        user = _user(request)
+        programme = selectors.get_visible_programme(user, slug)
+        if not has_role(user, programme, Role.ADMIN):
+            raise FORBIDDEN
+        serializer = EnrolSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data: dict[str, Any] = dict(serializer.validated_data)
+        site = Site.objects.filter(programme=programme, code=data.pop("site")).first()
+        if site is None:
+            raise DomainError("invalid_site", "No such site in this programme.")
+        enrolment = services.enrol_participant(programme=programme, site=site, enrolled_by=user, **data)
+        enrolment = selectors.get_visible_enrolment(user, enrolment.pk)
+        return Response(
+            enrolment_payload(enrolment, viewer_roles=staff_roles(user, programme)),
+            status=status.HTTP_201_CREATED,
+        )
+
+
+class EnrolmentDetailView(APIView):
+    permission_classes = [CaseworkStaff]
+
+    @extend_schema(responses={200: OpenApiResponse(description="One enrolment")})
+    def get(self, request: Request, enrolment_id: str) -> Response:
+        user = _user(request)
+        enrolment = selectors.get_visible_enrolment(user, enrolment_id)
+        record(action="participant.viewed", actor=user, target=enrolment)
+        return Response(enrolment_payload(enrolment, viewer_roles=staff_roles(user, enrolment.programme)))
+
+
+class AssignmentView(APIView):
+    """GET: the enrolment's assignment history. POST: assign or hand off (supervisors, admins)."""
+
+    permission_classes = [CaseworkStaff]
+
+    @extend_schema(responses={200: OpenApiResponse(description="Assignment history, oldest first")})
+    def get(self, request: Request, enrolment_id: str) -> Response:
+        enrolment = selectors.get_visible_enrolment(_user(request), enrolment_id)
+        return Response([assignment_payload(a) for a in selectors.assignment_history(enrolment)])
+
+    @extend_schema(request=AssignSerializer, responses={201: OpenApiResponse(description="The assignment")})
+    def post(self, request: Request, enrolment_id: str) -> Response:
+        user = _user(request)
+        enrolment = selectors.get_visible_enrolment(user, enrolment_id)
+        if not has_role(user, enrolment.programme, Role.SUPERVISOR, Role.ADMIN):
+            raise FORBIDDEN
+        serializer = AssignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        peer = User.objects.filter(pk=serializer.validated_data["peer_supporter"]).first()
+        if peer is None:
+            raise NotFound("unknown_peer_supporter", "No such peer supporter.")
+        assignment = services.assign_peer_supporter(
+            enrolment=enrolment, peer_supporter=peer, assigned_by=user,
+            reason=serializer.validated_data["reason"],
+        )
+        return Response(assignment_payload(assignment), status=status.HTTP_201_CREATED)

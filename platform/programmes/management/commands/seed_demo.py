@@ -1,0 +1,110 @@
+"""Create the demo programme (slug `demo`), its staff and participants. Safe to run again."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from people.models import Channel, User
+from programmes import services
+from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+
+DEMO_PASSWORD = "peerlink-demo"  # noqa: S105 - printed for the local demo; production has no seed
+DEMO_SLUG = "demo"
+
+STAFF = (
+    ("demo-admin", "Alex", "Admin", Role.ADMIN),
+    ("demo-supervisor", "Sam", "Supervisor", Role.SUPERVISOR),
+    ("demo-peer1", "Jordan", "Peer", Role.PEER_SUPPORTER),
+    ("demo-peer2", "Riley", "Peer", Role.PEER_SUPPORTER),
+    ("demo-evaluator", "Eve", "Evaluator", Role.EVALUATOR),
+)
+
+# Fictional people with numbers from the 555-01XX range reserved for fiction.
+PARTICIPANTS = (
+    ("Casey Demo", "+17805550101", "en", "edmonton", Channel.WEB),
+    ("Morgan Demo", "+17805550102", "en", "edmonton", Channel.SMS),
+    ("Taylor Demo", "+17805550103", "fr", "edmonton", Channel.SMS),
+    ("Jamie Demo", "+14035550104", "en", "calgary", Channel.WEB),
+    ("Quinn Demo", "+14035550105", "en", "calgary", Channel.SMS),
+    ("Avery Demo", "+14035550106", "en", "calgary", Channel.SMS),
+    ("Rowan Demo", "+17805550107", "en", "edmonton", Channel.WEB),
+    ("Skyler Demo", "+14035550108", "fr", "calgary", Channel.SMS),
+)
+
+CRISIS = {
+    "en": "If you are in danger now, call 911. For crisis support any time, call or text 988.",
+    "fr": "En cas de danger immédiat, composez le 911. Soutien en cas de crise : appelez "
+    "ou textez le 988, à toute heure.",
+}
+CONTACT = {
+    "en": "peerlink demo programme. Your peer supporter replies during working hours.",
+    "fr": "Programme de démonstration peerlink. Votre pair aidant répond aux heures de travail.",
+}
+
+
+class Command(BaseCommand):
+    help = "Seed the demo programme `demo` with staff and fictional participants (idempotent)."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        with transaction.atomic():
+            if not Programme.objects.filter(slug=DEMO_SLUG).exists():
+                self._seed()
+                self.stdout.write(self.style.SUCCESS("Demo programme created."))
+            else:
+                self.stdout.write("Demo programme already present.")
+        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        for username, _first, _last, role in STAFF:
+            self.stdout.write(f"  {username:<16} {role}")
+        self.stdout.write(
+            "  service users: POST /api/v1/auth/sms-code/ with a demo number "
+            "(e.g. +17805550101); the code is printed on this console.\n"
+        )
+
+    def _seed(self) -> None:
+        organisation, _ = Organisation.objects.get_or_create(slug="demo-health", defaults={"name": "Demo Health"})
+        programme = services.create_programme(
+            organisation=organisation,
+            slug=DEMO_SLUG,
+            name="Demo peer support programme",
+            time_zone="America/Edmonton",
+            languages=["en", "fr"],
+            crisis_resources=CRISIS,
+            contact_text=CONTACT,
+            sites=[("edmonton", "Edmonton"), ("calgary", "Calgary")],
+        )
+        users: dict[str, User] = {}
+        for username, first, last, role in STAFF:
+            user = User.objects.create_user(
+                username=username, password=DEMO_PASSWORD, first_name=first, last_name=last,
+                is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN,
+            )
+            services.grant_role(user=user, programme=programme, role=role)
+            users[username] = user
+        team = services.create_team(programme=programme, name="Team A", supervisor=users["demo-supervisor"])
+        peers = [users["demo-peer1"], users["demo-peer2"]]
+        for peer in peers:
+            services.add_to_team(team=team, peer_supporter=peer)
+        admin = users["demo-admin"]
+        today = timezone.localdate()
+        for number, (name, phone, language, site_code, channel) in enumerate(PARTICIPANTS):
+            enrolment = services.enrol_participant(
+                programme=programme,
+                site=Site.objects.get(programme=programme, code=site_code),
+                name=name, phone=phone, language=language, time_zone="America/Edmonton",
+                preferred_channel=channel, enrolled_by=admin,
+                discharge_date=today - dt.timedelta(days=number + 1),
+                sms_consent_version="demo-1", research_consent_version="demo-1",
+            )
+            self._assign(enrolment, peers[number % len(peers)], admin)
+
+    @staticmethod
+    def _assign(enrolment: Enrolment, peer: User, by: User) -> None:
+        if enrolment.arm.peer_support:
+            services.assign_peer_supporter(
+                enrolment=enrolment, peer_supporter=peer, assigned_by=by, reason=HandoffReason.INITIAL
+            )

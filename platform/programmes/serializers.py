@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from people.models import Channel, User
+from people.selectors import mask_phone, participant_profile
+from programmes.models import CaseloadAssignment, Enrolment, HandoffReason, Programme, Role
+
+
+class ProgrammeSerializer(serializers.ModelSerializer[Programme]):
+    organisation = serializers.CharField(source="organisation.slug")
+    sites = serializers.SerializerMethodField()
+    arms = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Programme
+        fields = ["slug", "name", "organisation", "time_zone", "languages", "crisis_resources",
+                  "contact_text", "sites", "arms"]
+
+    def get_sites(self, programme: Programme) -> list[dict[str, str]]:
+        return [{"code": s.code, "name": s.name} for s in programme.sites.order_by("code")]
+
+    def get_arms(self, programme: Programme) -> list[dict[str, Any]]:
+        return [{"code": a.code, "name": a.name, "services": a.services} for a in programme.arms.all()]
+
+
+class EnrolSerializer(serializers.Serializer[Any]):
+    site = serializers.SlugField()
+    name = serializers.CharField(max_length=200)
+    phone = serializers.CharField(max_length=32)
+    language = serializers.CharField(max_length=16)
+    time_zone = serializers.CharField(max_length=64)
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.SMS)
+    track = serializers.SlugField(max_length=50, default="general")
+    discharge_date = serializers.DateField(required=False, allow_null=True)
+    sms_consent_version = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    research_consent_version = serializers.CharField(max_length=32, required=False, allow_blank=True)
+
+
+class AssignSerializer(serializers.Serializer[Any]):
+    peer_supporter = serializers.IntegerField()
+    reason = serializers.ChoiceField(choices=HandoffReason.choices, default=HandoffReason.INITIAL)
+
+
+def staff_summary(user: User) -> dict[str, Any]:
+    return {"id": user.id, "display_name": user.get_full_name() or user.get_username()}
+
+
+def enrolment_payload(enrolment: Enrolment, *, viewer_roles: set[str]) -> dict[str, Any]:
+    """What a permitted viewer sees of an enrolment. Only programme admins see the arm code
+    and the full phone number; everyone else sees the services and a masked number."""
+    participant = enrolment.participant
+    profile = participant_profile(participant)
+    is_admin = Role.ADMIN in viewer_roles
+    active = getattr(enrolment, "active_assignments", None)
+    if active is None:
+        active = list(enrolment.assignments.filter(ended_at__isnull=True).select_related("peer_supporter"))
+    payload: dict[str, Any] = {
+        "id": str(enrolment.id),
+        "programme": enrolment.programme.slug,
+        "site": enrolment.site.code,
+        "track": enrolment.track,
+        "status": enrolment.status,
+        "enrolled_at": enrolment.enrolled_at.isoformat(),
+        "discharge_date": enrolment.discharge_date.isoformat() if enrolment.discharge_date else None,
+        "services": enrolment.arm.services,
+        "peer_supporter": staff_summary(active[0].peer_supporter) if active else None,
+        "participant": {
+            "id": str(participant.id),
+            "display_name": profile.name,
+            "phone": profile.phone if is_admin else mask_phone(profile.phone),
+            "language": participant.language,
+            "time_zone": participant.time_zone,
+            "preferred_channel": participant.preferred_channel,
+        },
+    }
+    if is_admin:
+        payload["arm"] = enrolment.arm.code
+    return payload
+
+
+def assignment_payload(assignment: CaseloadAssignment) -> dict[str, Any]:
+    return {
+        "id": assignment.id,
+        "peer_supporter": staff_summary(assignment.peer_supporter),
+        "started_at": assignment.started_at.isoformat(),
+        "ended_at": assignment.ended_at.isoformat() if assignment.ended_at else None,
+        "reason": assignment.reason,
+        "assigned_by": assignment.assigned_by_id,
+    }

@@ -1,0 +1,194 @@
+"""Every URL pattern x every role: the allowed/denied table (DESIGN.md §5).
+
+A new endpoint without a row here fails `test_every_endpoint_has_a_rule`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tests.support.factories import World, fictional_phone, make_staff
+
+ROLES = ("anonymous", "service_user", "other_peer", "own_peer", "supervisor", "evaluator", "admin")
+
+
+def user_for(world: World, role: str) -> Any:
+    return {
+        "anonymous": None,
+        "service_user": world.own.participant.user,
+        "other_peer": world.other_peer,
+        "own_peer": world.peer,
+        "supervisor": world.supervisor,
+        "evaluator": world.evaluator,
+        "admin": world.admin,
+    }[role]
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: Callable[[World], str]
+    expected: dict[str, int]
+    body: Callable[[World], dict[str, Any]] = field(default=lambda w: {})
+
+
+def everyone(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+def signed_in(status: int) -> dict[str, int]:
+    return {**everyone(status), "anonymous": 403}
+
+
+def staff(status: int) -> dict[str, int]:
+    return {**signed_in(status), "service_user": 403}
+
+
+def casework(own: int, *, other_peer: int = 404) -> dict[str, int]:
+    """Identifiable data about `world.own`: its peer, their supervisor and admins only."""
+    return {
+        "anonymous": 403, "service_user": 403, "evaluator": 403,
+        "other_peer": other_peer, "own_peer": own, "supervisor": own, "admin": own,
+    }
+
+
+def _handoff_body(world: World) -> dict[str, Any]:
+    from programmes.models import Role
+
+    fresh = make_staff(world.programme, Role.PEER_SUPPORTER)
+    return {"peer_supporter": fresh.id, "reason": "leave"}
+
+
+MATRIX: dict[tuple[str, str], Case] = {
+    ("healthz", "GET"): Case("GET", lambda w: "/healthz", everyone(200)),
+    ("readyz", "GET"): Case("GET", lambda w: "/readyz", everyone(200)),
+    ("metrics", "GET"): Case("GET", lambda w: "/metrics", everyone(200)),
+    ("schema", "GET"): Case("GET", lambda w: "/api/schema/", everyone(200)),
+    ("auth-csrf", "GET"): Case("GET", lambda w: "/api/v1/auth/csrf/", everyone(204)),
+    ("auth-login", "POST"): Case(
+        "POST", lambda w: "/api/v1/auth/login/", everyone(401),
+        lambda w: {"username": "admin", "password": "wrong"},
+    ),
+    ("auth-token", "POST"): Case(
+        "POST", lambda w: "/api/v1/auth/token/", everyone(401),
+        lambda w: {"username": "admin", "password": "wrong"},
+    ),
+    ("auth-logout", "POST"): Case("POST", lambda w: "/api/v1/auth/logout/", signed_in(204)),
+    ("auth-sms-code", "POST"): Case(
+        "POST", lambda w: "/api/v1/auth/sms-code/", everyone(202), lambda w: {"phone": fictional_phone()}
+    ),
+    ("auth-sms-code-verify", "POST"): Case(
+        "POST", lambda w: "/api/v1/auth/sms-code/verify/", everyone(400),
+        lambda w: {"phone": fictional_phone(), "code": "000000"},
+    ),
+    ("ws-ticket", "POST"): Case("POST", lambda w: "/api/v1/ws-ticket/", signed_in(201)),
+    ("me", "GET"): Case("GET", lambda w: "/api/v1/me/", signed_in(200)),
+    ("programme-list", "GET"): Case("GET", lambda w: "/api/v1/programmes/", staff(200)),
+    ("programme-detail", "GET"): Case(
+        "GET", lambda w: f"/api/v1/programmes/{w.programme.slug}/", staff(200)
+    ),
+    ("enrolment-list", "GET"): Case(
+        "GET", lambda w: f"/api/v1/programmes/{w.programme.slug}/enrolments/",
+        {**casework(200, other_peer=200)},
+    ),
+    ("enrolment-list", "POST"): Case(
+        "POST", lambda w: f"/api/v1/programmes/{w.programme.slug}/enrolments/",
+        {**casework(403, other_peer=403), "admin": 201},
+        lambda w: {"site": "north", "name": "New Person", "phone": fictional_phone(),
+                   "language": "en", "time_zone": "America/Edmonton"},
+    ),
+    ("enrolment-detail", "GET"): Case(
+        "GET", lambda w: f"/api/v1/enrolments/{w.own.id}/", casework(200)
+    ),
+    ("enrolment-assignments", "GET"): Case(
+        "GET", lambda w: f"/api/v1/enrolments/{w.own.id}/assignments/", casework(200)
+    ),
+    ("enrolment-assignments", "POST"): Case(
+        "POST", lambda w: f"/api/v1/enrolments/{w.own.id}/assignments/",
+        {**casework(201), "own_peer": 403},
+        _handoff_body,
+    ),
+}
+
+
+def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, str]]:
+    found = []
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace == "admin":
+                continue
+            found += _walk(entry.url_patterns, prefix + str(entry.pattern))
+        elif isinstance(entry, URLPattern):
+            found.append((entry.name or "", prefix + str(entry.pattern)))
+    return found
+
+
+def _methods(pattern: URLPattern) -> set[str]:
+    view = pattern.callback
+    cls = getattr(view, "cls", None) or getattr(view, "view_class", None)
+    if cls is None:
+        return {"GET"}
+    return {m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(cls, m)}
+
+
+def _all_patterns(patterns: list[Any]) -> list[URLPattern]:
+    out: list[URLPattern] = []
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            if entry.namespace != "admin":
+                out += _all_patterns(entry.url_patterns)
+        else:
+            out.append(entry)
+    return out
+
+
+def test_every_endpoint_has_a_rule() -> None:
+    routed = {
+        (p.name, method) for p in _all_patterns(get_resolver().url_patterns) for method in _methods(p)
+    }
+    assert all(name for name, _ in routed), "every URL pattern needs a name"
+    missing = routed - set(MATRIX)
+    assert not missing, f"endpoints without a row in the role matrix: {sorted(missing)}"
+    stale = set(MATRIX) - routed
+    assert not stale, f"matrix rows for endpoints that no longer exist: {sorted(stale)}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("endpoint", sorted(MATRIX), ids=lambda e: f"{e[1]} {e[0]}")
+def test_role_gets_expected_status(world: World, endpoint: tuple[str, str], role: str) -> None:
+    case = MATRIX[endpoint]
+    client = Client()
+    user = user_for(world, role)
+    if user is not None:
+        client.force_login(user)
+    if case.method == "GET":
+        response = client.get(case.path(world))
+    else:
+        response = client.post(case.path(world), case.body(world), content_type="application/json")
+    assert response.status_code == case.expected[role], response.content[:300]
+    if response.status_code >= 400:
+        body = response.json()
+        assert set(body) >= {"code", "message"}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_django_admin_opens_only_for_admins(world: World, role: str) -> None:
+    client = Client()
+    user = user_for(world, role)
+    if user is not None:
+        client.force_login(user)
+    if role == "admin":
+        world.admin.is_staff = True
+        world.admin.save(update_fields=["is_staff"])
+    response = client.get("/admin/")
+    if role == "admin":
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 302
+        assert "/admin/login/" in response["Location"]

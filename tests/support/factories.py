@@ -1,0 +1,105 @@
+"""Builders for test data, all through the real services. Names and numbers are fictional."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+from people.models import Channel, User
+from programmes import services
+from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+
+_counter = itertools.count(1)
+
+
+def fictional_phone() -> str:
+    """A valid Canadian number in the 555-01XX fiction range (100 per area code)."""
+    n = next(_counter)
+    area = ["780", "403", "587", "825", "368"][(n // 100) % 5]
+    return f"+1{area}55501{n % 100:02d}"
+
+
+def make_programme(slug: str = "trial", **kwargs: object) -> Programme:
+    organisation, _ = Organisation.objects.get_or_create(slug="org", defaults={"name": "Org"})
+    defaults: dict[str, object] = {
+        "name": f"Programme {slug}",
+        "time_zone": "America/Edmonton",
+        "languages": ["en", "fr"],
+        "crisis_resources": {"en": "Call 988.", "fr": "Appelez le 988."},
+        "sites": [("north", "North"), ("south", "South")],
+    }
+    defaults.update(kwargs)
+    return services.create_programme(organisation=organisation, slug=slug, **defaults)  # type: ignore[arg-type]
+
+
+def make_staff(programme: Programme, role: str, username: str | None = None) -> User:
+    user = User.objects.create_user(
+        username=username or f"{role}-{next(_counter)}", password="pw-for-tests-only",
+        first_name=role.title(),
+    )
+    services.grant_role(user=user, programme=programme, role=role)
+    return user
+
+
+def enrol(
+    programme: Programme,
+    *,
+    site: str = "north",
+    name: str = "Test Person",
+    phone: str | None = None,
+    channel: str = Channel.SMS,
+    by: User | None = None,
+    peer_support: bool | None = True,
+    sms_consent: bool = True,
+) -> Enrolment:
+    """Enrol a person. With `peer_support` set, retries allocation until the arm matches, so that
+    tests don't depend on the random draw (each retry is a new person)."""
+    for _ in range(200):
+        enrolment = services.enrol_participant(
+            programme=programme,
+            site=Site.objects.get(programme=programme, code=site),
+            name=name,
+            phone=phone or fictional_phone(),
+            language="en",
+            time_zone="America/Edmonton",
+            preferred_channel=channel,
+            enrolled_by=by,
+            sms_consent_version="v1" if sms_consent else None,
+        )
+        if peer_support is None or enrolment.arm.peer_support == peer_support:
+            return enrolment
+        phone = None
+    raise AssertionError("allocation never produced the wanted arm")
+
+
+@dataclass
+class World:
+    """One programme with a full cast: admin, supervisor + team of two peers, an outside
+    peer, an evaluator, and participants on each peer's caseload."""
+
+    programme: Programme
+    admin: User
+    supervisor: User
+    peer: User
+    other_peer: User
+    evaluator: User
+    own: Enrolment
+    others: Enrolment
+
+
+def make_world() -> World:
+    programme = make_programme()
+    admin = make_staff(programme, Role.ADMIN, "admin")
+    supervisor = make_staff(programme, Role.SUPERVISOR, "supervisor")
+    peer = make_staff(programme, Role.PEER_SUPPORTER, "peer")
+    other_peer = make_staff(programme, Role.PEER_SUPPORTER, "other-peer")
+    evaluator = make_staff(programme, Role.EVALUATOR, "evaluator")
+    team = services.create_team(programme=programme, name="Team", supervisor=supervisor)
+    services.add_to_team(team=team, peer_supporter=peer)
+    own = enrol(programme, by=admin)
+    others = enrol(programme, by=admin, name="Other Person")
+    services.assign_peer_supporter(enrolment=own, peer_supporter=peer, assigned_by=admin,
+                                   reason=HandoffReason.INITIAL)
+    services.assign_peer_supporter(enrolment=others, peer_supporter=other_peer, assigned_by=admin,
+                                   reason=HandoffReason.INITIAL)
+    return World(programme, admin, supervisor, peer, other_peer, evaluator, own, others)
