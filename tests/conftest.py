@@ -57,6 +57,15 @@ def using_postgres() -> bool:
     return os.environ.get("PEERLINK_TEST_DB", "sqlite") == "postgres"
 
 
+def _reset_default_connection() -> None:
+    """Django made the default connection object at start-up, for the engine the settings
+    named then; drop it so the next use builds one for the engine we just configured."""
+    from django.db import connections
+
+    connections["default"].close()
+    del connections["default"]
+
+
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(request: pytest.FixtureRequest) -> Iterator[None]:
     from django.conf import settings
@@ -73,6 +82,7 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> Iterator[Non
             PORT=str(server.port),
         )
         db.setdefault("TEST", {})["NAME"] = "test_peerlink"
+        _reset_default_connection()
         yield
         return
     # An SQLite file rather than memory, so that tests can read the raw bytes on disk.

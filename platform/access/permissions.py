@@ -10,12 +10,19 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from people.models import User
-from programmes.models import Enrolment, Programme, Role, StaffRole
+from programmes.models import (
+    CaseloadAssignment,
+    Enrolment,
+    EnrolmentStatus,
+    Programme,
+    Role,
+    StaffRole,
+)
 
 AnyUser = User | AnonymousUser
 
@@ -50,24 +57,33 @@ def visible_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
 
     - a service user: their own;
     - a peer supporter: those actively assigned to them;
-    - a supervisor: those assigned to their team's peer supporters, and unassigned ones
-      (the waiting queue) in their programmes;
+    - a supervisor: those assigned to their team's peer supporters, and the waiting queue
+      (active, in an arm with peer support, nobody assigned) in their programmes;
     - a programme admin: all in their programmes;
     - an evaluator: none (they get anonymised exports only).
     """
     if not user.is_authenticated:
         return Enrolment.objects.none()
-    rule = Q(participant__user=user)
-    rule |= Q(assignments__peer_supporter=user, assignments__ended_at__isnull=True)
+    active = CaseloadAssignment.objects.filter(ended_at__isnull=True)
     supervised = programmes_with_role(user, Role.SUPERVISOR)
-    rule |= Q(
-        programme__in=supervised,
-        assignments__ended_at__isnull=True,
-        assignments__peer_supporter__team_memberships__team__supervisor=user,
+    own_caseload = active.filter(peer_supporter=user)
+    team_caseload = active.filter(
+        enrolment__programme__in=supervised,
+        peer_supporter__team_memberships__team__supervisor=user,
+        peer_supporter__team_memberships__programme=F("enrolment__programme"),
     )
-    rule |= Q(programme__in=supervised) & ~Q(assignments__ended_at__isnull=True)
-    rule |= Q(programme__in=programmes_with_role(user, Role.ADMIN))
-    return Enrolment.objects.filter(rule).distinct()
+    waiting_queue = Enrolment.objects.filter(
+        programme__in=supervised,
+        arm__peer_support=True,
+        status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED],
+    ).exclude(pk__in=active.values("enrolment_id"))
+    return Enrolment.objects.filter(
+        Q(participant__user=user)
+        | Q(pk__in=own_caseload.values("enrolment_id"))
+        | Q(pk__in=team_caseload.values("enrolment_id"))
+        | Q(pk__in=waiting_queue.values("pk"))
+        | Q(programme__in=programmes_with_role(user, Role.ADMIN))
+    )
 
 
 class DenyAll(BasePermission):

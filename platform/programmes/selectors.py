@@ -21,7 +21,7 @@ def get_visible_programme(user: AnyUser, slug: str) -> Programme:
 
 
 def enrolments_for(user: AnyUser, *, programme: Programme | None = None) -> QuerySet[Enrolment]:
-    qs = Enrolment.objects.filter(pk__in=visible_enrolments(user).values("pk"))
+    qs = visible_enrolments(user)
     if programme is not None:
         qs = qs.filter(programme=programme)
     return (
