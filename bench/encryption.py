@@ -22,11 +22,11 @@ import django  # noqa: E402
 django.setup()
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
+from cryptography.hazmat.primitives.keywrap import aes_key_wrap  # noqa: E402
 
+from encryption.keyring import current_keyring  # noqa: E402
 from encryption.models import DataKey  # noqa: E402
 from encryption.services import FieldRef, decrypt, encrypt  # noqa: E402
-from encryption.keyring import current_keyring  # noqa: E402
-from cryptography.hazmat.primitives.keywrap import aes_key_wrap  # noqa: E402
 
 MESSAGES = 50_000
 BODY = "I had a rough night but I went for a walk this morning and it helped a bit. " * 2
@@ -34,8 +34,12 @@ BODY = "I had a rough night but I went for a walk this morning and it helped a b
 
 def bench_ours() -> float:
     ring = current_keyring()
-    key = DataKey(id=uuid.uuid4(), purpose="conversation", kek_version=ring.current_version,
-                  wrapped_key=aes_key_wrap(ring.kek(ring.current_version), os.urandom(32)))
+    key = DataKey(
+        id=uuid.uuid4(),
+        purpose="conversation",
+        kek_version=ring.current_version,
+        wrapped_key=aes_key_wrap(ring.kek(ring.current_version), os.urandom(32)),
+    )
     start = time.perf_counter()
     for i in range(MESSAGES):
         ref = FieldRef(table="messaging_message", row=str(i), field="body")
@@ -60,7 +64,9 @@ def main() -> None:
     ours = min(bench_ours() for _ in range(3))
     base = min(bench_baseline() for _ in range(3))
     print(f"{'path':<28}{'msgs/s':>12}{'us/msg':>10}")
-    print(f"{'peerlink encrypt+decrypt':<28}{MESSAGES / ours:>12,.0f}{ours / MESSAGES * 1e6:>10.1f}")
+    print(
+        f"{'peerlink encrypt+decrypt':<28}{MESSAGES / ours:>12,.0f}{ours / MESSAGES * 1e6:>10.1f}"
+    )
     print(f"{'bare AES-GCM baseline':<28}{MESSAGES / base:>12,.0f}{base / MESSAGES * 1e6:>10.1f}")
     print(f"ratio ours/baseline throughput: {base / ours:.2f}")
 

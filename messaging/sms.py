@@ -61,6 +61,8 @@ def get_backend() -> SmsBackend:
 
 
 def send_sms(*, to: str, body: str, purpose: str, reference: str) -> str:
-    provider_id = get_backend().send(OutgoingSms(to=to, body=body, purpose=purpose, reference=reference))
+    provider_id = get_backend().send(
+        OutgoingSms(to=to, body=body, purpose=purpose, reference=reference)
+    )
     logger.info("sms sent purpose=%s reference=%s", purpose, reference)
     return provider_id

@@ -38,7 +38,9 @@ from peerlink.errors import DomainError
 from people.models import User
 
 BAD_CREDENTIALS = DomainError(
-    "invalid_credentials", "The username or password is wrong.", http_status=status.HTTP_401_UNAUTHORIZED
+    "invalid_credentials",
+    "The username or password is wrong.",
+    http_status=status.HTTP_401_UNAUTHORIZED,
 )
 
 
@@ -106,7 +108,9 @@ class LogoutView(APIView):
 
     @extend_schema(request=None, responses={204: None})
     def post(self, request: Request) -> Response:
-        record(action="auth.logout", actor=request.user, target=request.user)
+        user = request.user
+        assert isinstance(user, User)
+        record(action="auth.logout", actor=user, target=user)
         if request.auth is not None and isinstance(request.auth, Token):
             request.auth.delete()
         logout(request._request)

@@ -117,20 +117,26 @@ class CaseworkStaff(BasePermission):
 
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return user.is_authenticated and StaffRole.objects.filter(
-            user=user, role__in=[Role.PEER_SUPPORTER, Role.SUPERVISOR, Role.ADMIN]
-        ).exists()
+        return (
+            user.is_authenticated
+            and StaffRole.objects.filter(
+                user=user, role__in=[Role.PEER_SUPPORTER, Role.SUPERVISOR, Role.ADMIN]
+            ).exists()
+        )
 
 
 class SupervisorOrAdmin(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return user.is_authenticated and StaffRole.objects.filter(
-            user=user, role__in=[Role.SUPERVISOR, Role.ADMIN]
-        ).exists()
+        return (
+            user.is_authenticated
+            and StaffRole.objects.filter(user=user, role__in=[Role.SUPERVISOR, Role.ADMIN]).exists()
+        )
 
 
 class ProgrammeAdmin(BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
-        return user.is_authenticated and StaffRole.objects.filter(user=user, role=Role.ADMIN).exists()
+        return (
+            user.is_authenticated and StaffRole.objects.filter(user=user, role=Role.ADMIN).exists()
+        )

@@ -46,9 +46,18 @@ class MeSerializer(serializers.Serializer[Any]):
 
 def me_payload(user: User) -> dict[str, Any]:
     if user.is_participant:
-        return {"id": user.id, "kind": "participant", "display_name": "", "roles": [],
-                "participant_id": user.participant.id}
-    roles = StaffRole.objects.filter(user=user).select_related("programme").order_by("programme__slug", "role")
+        return {
+            "id": user.id,
+            "kind": "participant",
+            "display_name": "",
+            "roles": [],
+            "participant_id": user.participant.id,
+        }
+    roles = (
+        StaffRole.objects.filter(user=user)
+        .select_related("programme")
+        .order_by("programme__slug", "role")
+    )
     return {
         "id": user.id,
         "kind": "staff",

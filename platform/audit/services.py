@@ -25,7 +25,7 @@ def record(
     with transaction.atomic():
         head, _ = AuditChainHead.objects.select_for_update().get_or_create(pk=1)
         created_at = timezone.now()
-        fields = {
+        fields: dict[str, Any] = {
             "created_at": created_at,
             "actor_id": actor.pk if actor is not None else None,
             "action": action,

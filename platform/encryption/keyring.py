@@ -59,13 +59,20 @@ def parse_keyring(text: str) -> Keyring:
     if not text or not text.strip():
         raise KeyringError(
             "PEERLINK_KEYRING is not set: set it to VERSION:BASE64KEY "
-            "(generate one with `python manage.py generate_key`)"
+            "(generate one with `PEERLINK_ENV=local python manage.py generate_key --version 1`)"
         )
     keys: dict[int, bytes] = {}
     for part in text.split(","):
         version_text, sep, key_text = part.strip().partition(":")
-        if not sep or not version_text.isdigit() or int(version_text) < 1:
-            raise KeyringError("PEERLINK_KEYRING: each entry must be VERSION:BASE64KEY, VERSION >= 1")
+        # isascii(): str.isdigit() also accepts digits such as '²' that int() refuses.
+        if (
+            not sep
+            or not (version_text.isascii() and version_text.isdigit())
+            or int(version_text) < 1
+        ):
+            raise KeyringError(
+                "PEERLINK_KEYRING: each entry must be VERSION:BASE64KEY, VERSION >= 1"
+            )
         version = int(version_text)
         if version in keys:
             raise KeyringError(f"PEERLINK_KEYRING: version {version} appears twice")
@@ -77,7 +84,7 @@ def parse_index_key(text: str) -> bytes:
     if not text or not text.strip():
         raise KeyringError(
             "PEERLINK_INDEX_KEY is not set: set it to a BASE64KEY of 32 bytes, separate from "
-            "the keyring (generate one with `python manage.py generate_key`)"
+            "the keyring (generate one with `PEERLINK_ENV=local python manage.py generate_key`)"
         )
     return _decode_key(text, variable="PEERLINK_INDEX_KEY")
 

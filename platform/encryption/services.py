@@ -87,8 +87,9 @@ def decrypt(*, data_key: DataKey, ciphertext: bytes | memoryview, ref: FieldRef)
         raise DecryptionError(f"malformed ciphertext for {ref.table}.{ref.field}")
     cipher = _cipher_for(data_key)
     try:
-        plain = cipher.decrypt(blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :],
-                               ref.associated_data(data_key.id))
+        plain = cipher.decrypt(
+            blob[1 : 1 + NONCE_BYTES], blob[1 + NONCE_BYTES :], ref.associated_data(data_key.id)
+        )
     except InvalidTag:
         raise DecryptionError(
             f"ciphertext for {ref.table}.{ref.field} row {ref.row} failed authentication"
@@ -133,7 +134,9 @@ def rotate_keys(*, batch_size: int = 500) -> RotationReport:
             rewrapped += len(batch)
     return RotationReport(
         rewrapped=rewrapped,
-        already_current=DataKey.objects.filter(kek_version=target, wrapped_key__isnull=False).count()
+        already_current=DataKey.objects.filter(
+            kek_version=target, wrapped_key__isnull=False
+        ).count()
         - rewrapped,
         destroyed_skipped=DataKey.objects.filter(wrapped_key__isnull=True).count(),
         current_version=target,

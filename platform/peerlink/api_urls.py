@@ -17,11 +17,22 @@ urlpatterns = [
     path("ws-ticket/", access.WsTicketView.as_view(), name="ws-ticket"),
     path("me/", access.MeView.as_view(), name="me"),
     path("programmes/", programmes.ProgrammeListView.as_view(), name="programme-list"),
-    path("programmes/<slug:slug>/", programmes.ProgrammeDetailView.as_view(), name="programme-detail"),
-    path("programmes/<slug:slug>/enrolments/", programmes.EnrolmentListView.as_view(),
-         name="enrolment-list"),
-    path("enrolments/<uuid:enrolment_id>/", programmes.EnrolmentDetailView.as_view(),
-         name="enrolment-detail"),
-    path("enrolments/<uuid:enrolment_id>/assignments/", programmes.AssignmentView.as_view(),
-         name="enrolment-assignments"),
+    path(
+        "programmes/<slug:slug>/", programmes.ProgrammeDetailView.as_view(), name="programme-detail"
+    ),
+    path(
+        "programmes/<slug:slug>/enrolments/",
+        programmes.EnrolmentListView.as_view(),
+        name="enrolment-list",
+    ),
+    path(
+        "enrolments/<uuid:enrolment_id>/",
+        programmes.EnrolmentDetailView.as_view(),
+        name="enrolment-detail",
+    ),
+    path(
+        "enrolments/<uuid:enrolment_id>/assignments/",
+        programmes.AssignmentView.as_view(),
+        name="enrolment-assignments",
+    ),
 ]

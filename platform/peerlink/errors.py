@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 class DomainError(Exception):
     """A rule of the domain refused a write. Services raise it; the API maps it to a 4xx."""
 
-    http_status = status.HTTP_400_BAD_REQUEST
+    http_status: int = status.HTTP_400_BAD_REQUEST
 
     def __init__(self, code: str, message: str, *, http_status: int | None = None) -> None:
         super().__init__(message)
@@ -28,11 +28,11 @@ class DomainError(Exception):
 
 
 class Conflict(DomainError):
-    http_status = status.HTTP_409_CONFLICT
+    http_status: int = status.HTTP_409_CONFLICT
 
 
 class NotFound(DomainError):
-    http_status = status.HTTP_404_NOT_FOUND
+    http_status: int = status.HTTP_404_NOT_FOUND
 
 
 def _code_for(exc: exceptions.APIException) -> str:
@@ -45,6 +45,16 @@ def _code_for(exc: exceptions.APIException) -> str:
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DomainError):
         return Response({"code": exc.code, "message": exc.message}, status=exc.http_status)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(
+            {"code": "too_large", "message": "The request body is too large."},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    if isinstance(exc, SuspiciousOperation):
+        return Response(
+            {"code": "bad_request", "message": "The request is not valid."},
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -59,7 +69,11 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         )
     assert isinstance(exc, exceptions.APIException)
     if isinstance(exc, exceptions.ValidationError):
-        response.data = {"code": "invalid", "message": "The request is not valid.", "fields": exc.detail}
+        response.data = {
+            "code": "invalid",
+            "message": "The request is not valid.",
+            "fields": exc.detail,
+        }
     else:
         response.data = {"code": _code_for(exc), "message": str(exc.detail)}
     return response
@@ -70,7 +84,9 @@ def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 
 
 def json_500(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"code": "server_error", "message": "Something went wrong on our side."}, status=500)
+    return JsonResponse(
+        {"code": "server_error", "message": "Something went wrong on our side."}, status=500
+    )
 
 
 def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
@@ -79,3 +95,10 @@ def json_403(request: HttpRequest, exception: Exception | None = None) -> JsonRe
 
 def json_400(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
     return JsonResponse({"code": "bad_request", "message": "The request is not valid."}, status=400)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> JsonResponse:
+    return JsonResponse(
+        {"code": "csrf_failed", "message": "Send the CSRF token (GET /api/v1/auth/csrf/ first)."},
+        status=403,
+    )

@@ -17,7 +17,6 @@ from people.models import Channel, ConsentRecord, Participant, User
 from people.selectors import mask_phone, participant_profile
 from programmes.models import Role, StaffRole
 
-
 # The admin instance is shared by all requests; display callbacks get only the object, so the
 # request being served travels in a context variable (safe across threads and tasks).
 _current_request: ContextVar[HttpRequest | None] = ContextVar("admin_request", default=None)
@@ -46,7 +45,13 @@ class ParticipantCreationForm(forms.ModelForm[Participant]):
 
     class Meta:
         model = Participant
-        fields = ["language", "time_zone", "preferred_channel", "quiet_hours_start", "quiet_hours_end"]
+        fields = [
+            "language",
+            "time_zone",
+            "preferred_channel",
+            "quiet_hours_start",
+            "quiet_hours_end",
+        ]
 
 
 @admin.register(Participant)
@@ -54,21 +59,49 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
     list_display = ("id", "language", "time_zone", "preferred_channel", "created_at")
     list_filter = ("preferred_channel", "language")
     readonly_fields = ("id", "decrypted_name", "decrypted_phone", "created_at")
-    fields = ("id", "decrypted_name", "decrypted_phone", "language", "time_zone",
-              "preferred_channel", "quiet_hours_start", "quiet_hours_end", "created_at")
+    fields = (
+        "id",
+        "decrypted_name",
+        "decrypted_phone",
+        "language",
+        "time_zone",
+        "preferred_channel",
+        "quiet_hours_start",
+        "quiet_hours_end",
+        "created_at",
+    )
 
-    def get_form(self, request: HttpRequest, obj: Participant | None = None, change: bool = False,
-                 **kwargs: Any) -> Any:
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: Participant | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         if obj is None:
             kwargs["form"] = ParticipantCreationForm
-            kwargs["fields"] = ["name", "phone", "language", "time_zone", "preferred_channel",
-                                "quiet_hours_start", "quiet_hours_end"]
+            kwargs["fields"] = [
+                "name",
+                "phone",
+                "language",
+                "time_zone",
+                "preferred_channel",
+                "quiet_hours_start",
+                "quiet_hours_end",
+            ]
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Participant | None = None) -> Any:
         if obj is None:
-            return ["name", "phone", "language", "time_zone", "preferred_channel",
-                    "quiet_hours_start", "quiet_hours_end"]
+            return [
+                "name",
+                "phone",
+                "language",
+                "time_zone",
+                "preferred_channel",
+                "quiet_hours_start",
+                "quiet_hours_end",
+            ]
         return super().get_fields(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Participant | None = None) -> Any:
@@ -91,8 +124,13 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
         obj.__dict__.update({k: v for k, v in created.__dict__.items() if not k.startswith("_")})
         record(action="participant.created", actor=request.user, target=created)  # type: ignore[arg-type]
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         token = _current_request.set(request)
         try:
             response = super().change_view(request, object_id, form_url, extra_context)
@@ -101,9 +139,15 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
         finally:
             _current_request.reset(token)
         if request.method == "GET" and response.status_code == 200:
-            record(action="participant.viewed", actor=request.user,  # type: ignore[arg-type]
-                   details={"participant": object_id, "via": "admin",
-                            "decrypted": can_see_identities(request)})
+            record(
+                action="participant.viewed",
+                actor=request.user,  # type: ignore[arg-type]
+                details={
+                    "participant": object_id,
+                    "via": "admin",
+                    "decrypted": can_see_identities(request),
+                },
+            )
         return response
 
     @admin.display(description="name")
@@ -122,8 +166,17 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
 class ConsentRecordAdmin(admin.ModelAdmin[ConsentRecord]):
     list_display = ("participant_id", "programme", "kind", "version", "granted_at", "withdrawn_at")
     list_filter = ("kind",)
-    readonly_fields = ("participant", "programme", "kind", "version", "granted_at", "granted_source",
-                       "recorded_by", "withdrawn_at", "withdrawn_source")
+    readonly_fields = (
+        "participant",
+        "programme",
+        "kind",
+        "version",
+        "granted_at",
+        "granted_source",
+        "recorded_by",
+        "withdrawn_at",
+        "withdrawn_source",
+    )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

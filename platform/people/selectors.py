@@ -18,10 +18,16 @@ class ParticipantProfile:
 def participant_profile(participant: Participant) -> ParticipantProfile:
     key = participant.data_key
     return ParticipantProfile(
-        name=decrypt(data_key=key, ciphertext=participant.name_ciphertext,
-                     ref=participant_field_ref(participant.id, "name")),
-        phone=decrypt(data_key=key, ciphertext=participant.phone_ciphertext,
-                      ref=participant_field_ref(participant.id, "phone")),
+        name=decrypt(
+            data_key=key,
+            ciphertext=participant.name_ciphertext,
+            ref=participant_field_ref(participant.id, "name"),
+        ),
+        phone=decrypt(
+            data_key=key,
+            ciphertext=participant.phone_ciphertext,
+            ref=participant_field_ref(participant.id, "phone"),
+        ),
     )
 
 
@@ -32,7 +38,9 @@ def mask_phone(e164: str) -> str:
 def sms_allowed(participant: Participant) -> bool:
     """SMS may be sent only under an active, unwithdrawn SMS consent (STOP withdraws it)."""
     return ConsentRecord.objects.filter(
-        participant=participant, kind=ConsentKind.SMS, programme__isnull=True,
+        participant=participant,
+        kind=ConsentKind.SMS,
+        programme__isnull=True,
         withdrawn_at__isnull=True,
     ).exists()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 import zoneinfo
+from typing import TYPE_CHECKING
 
 import phonenumbers
 from django.conf import settings
@@ -15,6 +16,9 @@ from encryption.models import DataKeyPurpose
 from encryption.services import FieldRef, blind_index, create_data_key, encrypt
 from peerlink.errors import Conflict, DomainError
 from people.models import Channel, ConsentKind, ConsentRecord, ConsentSource, Participant, User
+
+if TYPE_CHECKING:
+    from programmes.models import Programme
 
 NAME_MAX_LENGTH = 200
 
@@ -34,7 +38,9 @@ def validate_time_zone(name: str) -> str:
     try:
         zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise DomainError("invalid_time_zone", "Use an IANA time zone such as America/Edmonton.") from None
+        raise DomainError(
+            "invalid_time_zone", "Use an IANA time zone such as America/Edmonton."
+        ) from None
     return name
 
 
@@ -76,10 +82,12 @@ def create_participant(
         id=participant_id,
         user=user,
         data_key=data_key,
-        name_ciphertext=encrypt(data_key=data_key, plaintext=name,
-                                ref=participant_field_ref(participant_id, "name")),
-        phone_ciphertext=encrypt(data_key=data_key, plaintext=e164,
-                                 ref=participant_field_ref(participant_id, "phone")),
+        name_ciphertext=encrypt(
+            data_key=data_key, plaintext=name, ref=participant_field_ref(participant_id, "name")
+        ),
+        phone_ciphertext=encrypt(
+            data_key=data_key, plaintext=e164, ref=participant_field_ref(participant_id, "phone")
+        ),
         phone_index=index,
         language=language,
         time_zone=time_zone,
@@ -100,7 +108,7 @@ def grant_consent(
     kind: str,
     version: str,
     source: str,
-    programme: object | None = None,
+    programme: Programme | None = None,
     recorded_by: User | None = None,
 ) -> ConsentRecord:
     """Idempotent: the same active grant is returned; a new version supersedes the old one."""
@@ -131,7 +139,7 @@ def grant_consent(
 
 @transaction.atomic
 def withdraw_consent(
-    *, participant: Participant, kind: str, source: str, programme: object | None = None
+    *, participant: Participant, kind: str, source: str, programme: Programme | None = None
 ) -> int:
     """Close every active grant of this kind; returns how many were open (0: already withdrawn)."""
     return ConsentRecord.objects.filter(

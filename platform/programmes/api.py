@@ -24,7 +24,9 @@ from programmes.serializers import (
     enrolment_payload,
 )
 
-FORBIDDEN = DomainError("forbidden", "Your role does not allow this.", http_status=status.HTTP_403_FORBIDDEN)
+FORBIDDEN = DomainError(
+    "forbidden", "Your role does not allow this.", http_status=status.HTTP_403_FORBIDDEN
+)
 
 
 def _user(request: Request) -> User:
@@ -46,7 +48,9 @@ class ProgrammeDetailView(APIView):
 
     @extend_schema(responses={200: ProgrammeSerializer})
     def get(self, request: Request, slug: str) -> Response:
-        return Response(ProgrammeSerializer(selectors.get_visible_programme(_user(request), slug)).data)
+        return Response(
+            ProgrammeSerializer(selectors.get_visible_programme(_user(request), slug)).data
+        )
 
 
 class EnrolmentListView(APIView):
@@ -62,11 +66,17 @@ class EnrolmentListView(APIView):
         roles = staff_roles(user, programme)
         enrolments = selectors.enrolments_for(user, programme=programme)
         payload = [enrolment_payload(e, viewer_roles=roles) for e in enrolments]
-        record(action="participants.listed", actor=user, target=programme,
-               details={"count": len(payload)})
+        record(
+            action="participants.listed",
+            actor=user,
+            target=programme,
+            details={"count": len(payload)},
+        )
         return Response(payload)
 
-    @extend_schema(request=EnrolSerializer, responses={201: OpenApiResponse(description="The enrolment")})
+    @extend_schema(
+        request=EnrolSerializer, responses={201: OpenApiResponse(description="The enrolment")}
+    )
     def post(self, request: Request, slug: str) -> Response:
         user = _user(request)
         programme = selectors.get_visible_programme(user, slug)
@@ -78,7 +88,9 @@ class EnrolmentListView(APIView):
         site = Site.objects.filter(programme=programme, code=data.pop("site")).first()
         if site is None:
             raise DomainError("invalid_site", "No such site in this programme.")
-        enrolment = services.enrol_participant(programme=programme, site=site, enrolled_by=user, **data)
+        enrolment = services.enrol_participant(
+            programme=programme, site=site, enrolled_by=user, **data
+        )
         enrolment = selectors.get_visible_enrolment(user, enrolment.pk)
         return Response(
             enrolment_payload(enrolment, viewer_roles=staff_roles(user, programme)),
@@ -94,7 +106,9 @@ class EnrolmentDetailView(APIView):
         user = _user(request)
         enrolment = selectors.get_visible_enrolment(user, enrolment_id)
         record(action="participant.viewed", actor=user, target=enrolment)
-        return Response(enrolment_payload(enrolment, viewer_roles=staff_roles(user, enrolment.programme)))
+        return Response(
+            enrolment_payload(enrolment, viewer_roles=staff_roles(user, enrolment.programme))
+        )
 
 
 class AssignmentView(APIView):
@@ -107,7 +121,9 @@ class AssignmentView(APIView):
         enrolment = selectors.get_visible_enrolment(_user(request), enrolment_id)
         return Response([assignment_payload(a) for a in selectors.assignment_history(enrolment)])
 
-    @extend_schema(request=AssignSerializer, responses={201: OpenApiResponse(description="The assignment")})
+    @extend_schema(
+        request=AssignSerializer, responses={201: OpenApiResponse(description="The assignment")}
+    )
     def post(self, request: Request, enrolment_id: str) -> Response:
         user = _user(request)
         enrolment = selectors.get_visible_enrolment(user, enrolment_id)
@@ -119,7 +135,9 @@ class AssignmentView(APIView):
         if peer is None:
             raise NotFound("unknown_peer_supporter", "No such peer supporter.")
         assignment = services.assign_peer_supporter(
-            enrolment=enrolment, peer_supporter=peer, assigned_by=user,
+            enrolment=enrolment,
+            peer_supporter=peer,
+            assigned_by=user,
             reason=serializer.validated_data["reason"],
         )
         return Response(assignment_payload(assignment), status=status.HTTP_201_CREATED)

@@ -29,7 +29,9 @@ def _default_block_multipliers() -> list[int]:
 
 
 class Programme(models.Model):
-    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="programmes")
+    organisation = models.ForeignKey(
+        Organisation, on_delete=models.PROTECT, related_name="programmes"
+    )
     slug = models.SlugField(unique=True)
     name = models.CharField(max_length=200)
     time_zone = models.CharField(max_length=64)
@@ -60,7 +62,9 @@ class Site(models.Model):
     name = models.CharField(max_length=200)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["programme", "code"], name="unique_site_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "code"], name="unique_site_code")
+        ]
 
     def __str__(self) -> str:
         return f"{self.programme.slug}/{self.code}"
@@ -79,7 +83,9 @@ class Arm(models.Model):
     surveys = models.BooleanField(default=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["programme", "code"], name="unique_arm_code")]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "code"], name="unique_arm_code")
+        ]
         ordering = ["id"]
 
     def __str__(self) -> str:
@@ -103,7 +109,9 @@ class Role(models.TextChoices):
 
 
 class StaffRole(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="staff_roles"
+    )
     programme = models.ForeignKey(Programme, on_delete=models.CASCADE, related_name="staff_roles")
     role = models.CharField(max_length=16, choices=Role.choices)
     granted_at = models.DateTimeField(auto_now_add=True)
@@ -125,7 +133,9 @@ class Team(models.Model):
     )
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["programme", "name"], name="unique_team_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["programme", "name"], name="unique_team_name")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -141,7 +151,9 @@ class TeamMembership(models.Model):
     class Meta:
         constraints = [
             # One team per peer supporter per programme: their supervisor is unambiguous.
-            models.UniqueConstraint(fields=["programme", "peer_supporter"], name="one_team_per_peer")
+            models.UniqueConstraint(
+                fields=["programme", "peer_supporter"], name="one_team_per_peer"
+            )
         ]
 
     def __str__(self) -> str:
@@ -175,7 +187,9 @@ class EnrolmentStatus(models.TextChoices):
 
 class Enrolment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    participant = models.ForeignKey(Participant, on_delete=models.PROTECT, related_name="enrolments")
+    participant = models.ForeignKey(
+        Participant, on_delete=models.PROTECT, related_name="enrolments"
+    )
     programme = models.ForeignKey(Programme, on_delete=models.PROTECT, related_name="enrolments")
     site = models.ForeignKey(Site, on_delete=models.PROTECT, related_name="enrolments")
     arm = models.ForeignKey(Arm, on_delete=models.PROTECT, related_name="enrolments")
@@ -194,7 +208,9 @@ class Enrolment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["participant", "programme"], name="one_enrolment_per_programme"),
+            models.UniqueConstraint(
+                fields=["participant", "programme"], name="one_enrolment_per_programme"
+            ),
             models.UniqueConstraint(
                 fields=["programme", "stratum", "allocation_number"], name="unique_allocation_slot"
             ),
@@ -219,7 +235,9 @@ class RandomisationBlock(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["programme", "stratum", "number"], name="unique_block_number")
+            models.UniqueConstraint(
+                fields=["programme", "stratum", "number"], name="unique_block_number"
+            )
         ]
 
     def __str__(self) -> str:
@@ -253,7 +271,9 @@ class CaseloadAssignment(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["enrolment"], condition=Q(ended_at__isnull=True), name="one_active_assignment"
+                fields=["enrolment"],
+                condition=Q(ended_at__isnull=True),
+                name="one_active_assignment",
             )
         ]
         indexes = [models.Index(fields=["peer_supporter", "ended_at"])]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import Prefetch, QuerySet
 
 from access.permissions import AnyUser, programmes_with_role, visible_enrolments
@@ -39,7 +41,7 @@ def enrolments_for(user: AnyUser, *, programme: Programme | None = None) -> Quer
     )
 
 
-def get_visible_enrolment(user: AnyUser, enrolment_id: object) -> Enrolment:
+def get_visible_enrolment(user: AnyUser, enrolment_id: uuid.UUID | str) -> Enrolment:
     enrolment = enrolments_for(user).filter(pk=enrolment_id).first()
     if enrolment is None:
         raise NotFound("not_found", "Not found.")

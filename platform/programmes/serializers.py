@@ -16,14 +16,25 @@ class ProgrammeSerializer(serializers.ModelSerializer[Programme]):
 
     class Meta:
         model = Programme
-        fields = ["slug", "name", "organisation", "time_zone", "languages", "crisis_resources",
-                  "contact_text", "sites", "arms"]
+        fields = [
+            "slug",
+            "name",
+            "organisation",
+            "time_zone",
+            "languages",
+            "crisis_resources",
+            "contact_text",
+            "sites",
+            "arms",
+        ]
 
     def get_sites(self, programme: Programme) -> list[dict[str, str]]:
         return [{"code": s.code, "name": s.name} for s in programme.sites.order_by("code")]
 
     def get_arms(self, programme: Programme) -> list[dict[str, Any]]:
-        return [{"code": a.code, "name": a.name, "services": a.services} for a in programme.arms.all()]
+        return [
+            {"code": a.code, "name": a.name, "services": a.services} for a in programme.arms.all()
+        ]
 
 
 class EnrolSerializer(serializers.Serializer[Any]):
@@ -36,7 +47,9 @@ class EnrolSerializer(serializers.Serializer[Any]):
     track = serializers.SlugField(max_length=50, default="general")
     discharge_date = serializers.DateField(required=False, allow_null=True)
     sms_consent_version = serializers.CharField(max_length=32, required=False, allow_blank=True)
-    research_consent_version = serializers.CharField(max_length=32, required=False, allow_blank=True)
+    research_consent_version = serializers.CharField(
+        max_length=32, required=False, allow_blank=True
+    )
 
 
 class AssignSerializer(serializers.Serializer[Any]):
@@ -56,7 +69,9 @@ def enrolment_payload(enrolment: Enrolment, *, viewer_roles: set[str]) -> dict[s
     is_admin = Role.ADMIN in viewer_roles
     active = getattr(enrolment, "active_assignments", None)
     if active is None:
-        active = list(enrolment.assignments.filter(ended_at__isnull=True).select_related("peer_supporter"))
+        active = list(
+            enrolment.assignments.filter(ended_at__isnull=True).select_related("peer_supporter")
+        )
     payload: dict[str, Any] = {
         "id": str(enrolment.id),
         "programme": enrolment.programme.slug,
@@ -64,7 +79,9 @@ def enrolment_payload(enrolment: Enrolment, *, viewer_roles: set[str]) -> dict[s
         "track": enrolment.track,
         "status": enrolment.status,
         "enrolled_at": enrolment.enrolled_at.isoformat(),
-        "discharge_date": enrolment.discharge_date.isoformat() if enrolment.discharge_date else None,
+        "discharge_date": enrolment.discharge_date.isoformat()
+        if enrolment.discharge_date
+        else None,
         "services": enrolment.arm.services,
         "peer_supporter": staff_summary(active[0].peer_supporter) if active else None,
         "participant": {

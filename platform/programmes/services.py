@@ -98,7 +98,9 @@ def create_programme(
 
 
 @transaction.atomic
-def grant_role(*, user: User, programme: Programme, role: str, granted_by: User | None = None) -> StaffRole:
+def grant_role(
+    *, user: User, programme: Programme, role: str, granted_by: User | None = None
+) -> StaffRole:
     if role not in Role.values:
         raise DomainError("invalid_role", "Unknown role.")
     if user.is_participant:
@@ -107,16 +109,24 @@ def grant_role(*, user: User, programme: Programme, role: str, granted_by: User 
     if role == Role.PEER_SUPPORTER:
         PeerSupporterProfile.objects.get_or_create(user=user)
     if created:
-        record(action="role.granted", actor=granted_by, target=user,
-               details={"programme": programme.slug, "role": role})
+        record(
+            action="role.granted",
+            actor=granted_by,
+            target=user,
+            details={"programme": programme.slug, "role": role},
+        )
     return staff_role
 
 
 @transaction.atomic
 def create_team(*, programme: Programme, name: str, supervisor: User) -> Team:
-    if not StaffRole.objects.filter(user=supervisor, programme=programme, role=Role.SUPERVISOR).exists():
+    if not StaffRole.objects.filter(
+        user=supervisor, programme=programme, role=Role.SUPERVISOR
+    ).exists():
         raise DomainError("not_a_supervisor", "A team's supervisor must hold the supervisor role.")
-    team, _ = Team.objects.get_or_create(programme=programme, name=name, defaults={"supervisor": supervisor})
+    team, _ = Team.objects.get_or_create(
+        programme=programme, name=name, defaults={"supervisor": supervisor}
+    )
     return team
 
 
@@ -126,12 +136,16 @@ def add_to_team(*, team: Team, peer_supporter: User) -> TeamMembership:
         user=peer_supporter, programme=team.programme, role=Role.PEER_SUPPORTER
     ).exists():
         raise DomainError("not_a_peer_supporter", "Only peer supporters join a team.")
-    existing = TeamMembership.objects.filter(programme=team.programme, peer_supporter=peer_supporter).first()
+    existing = TeamMembership.objects.filter(
+        programme=team.programme, peer_supporter=peer_supporter
+    ).first()
     if existing is not None:
         if existing.team_id != team.id:
             raise Conflict("already_in_team", "This peer supporter is already in another team.")
         return existing
-    return TeamMembership.objects.create(team=team, peer_supporter=peer_supporter, programme=team.programme)
+    return TeamMembership.objects.create(
+        team=team, peer_supporter=peer_supporter, programme=team.programme
+    )
 
 
 @transaction.atomic
@@ -163,7 +177,10 @@ def enrol_participant(
     participant = Participant.objects.filter(phone_index=phone_index(phone)).first()
     if participant is None:
         participant = create_participant(
-            name=name, phone=phone, language=language, time_zone=time_zone,
+            name=name,
+            phone=phone,
+            language=language,
+            time_zone=time_zone,
             preferred_channel=preferred_channel,
         )
     elif Enrolment.objects.filter(participant=participant, programme=programme).exists():
@@ -184,25 +201,49 @@ def enrol_participant(
                 allocation_number=allocation.number,
             )
     except IntegrityError:
-        raise Conflict("already_enrolled", "This person is already enrolled in the programme.") from None
+        raise Conflict(
+            "already_enrolled", "This person is already enrolled in the programme."
+        ) from None
     if sms_consent_version:
-        grant_consent(participant=participant, kind=ConsentKind.SMS, version=sms_consent_version,
-                      source=ConsentSource.STAFF, recorded_by=enrolled_by)
+        grant_consent(
+            participant=participant,
+            kind=ConsentKind.SMS,
+            version=sms_consent_version,
+            source=ConsentSource.STAFF,
+            recorded_by=enrolled_by,
+        )
     if research_consent_version:
-        grant_consent(participant=participant, programme=programme, kind=ConsentKind.RESEARCH,
-                      version=research_consent_version, source=ConsentSource.STAFF,
-                      recorded_by=enrolled_by)
-    record(action="enrolment.created", actor=enrolled_by, target=enrolment,
-           details={"programme": programme.slug, "site": site.code, "track": track})
-    record(action="allocation.revealed", actor=enrolled_by, target=enrolment,
-           details={"arm": allocation.arm.code, "stratum": allocation.stratum,
-                    "number": allocation.number})
+        grant_consent(
+            participant=participant,
+            programme=programme,
+            kind=ConsentKind.RESEARCH,
+            version=research_consent_version,
+            source=ConsentSource.STAFF,
+            recorded_by=enrolled_by,
+        )
+    record(
+        action="enrolment.created",
+        actor=enrolled_by,
+        target=enrolment,
+        details={"programme": programme.slug, "site": site.code, "track": track},
+    )
+    record(
+        action="allocation.revealed",
+        actor=enrolled_by,
+        target=enrolment,
+        details={
+            "arm": allocation.arm.code,
+            "stratum": allocation.stratum,
+            "number": allocation.number,
+        },
+    )
     return enrolment
 
 
 def active_caseload_size(peer_supporter: User) -> int:
     return CaseloadAssignment.objects.filter(
-        peer_supporter=peer_supporter, ended_at__isnull=True,
+        peer_supporter=peer_supporter,
+        ended_at__isnull=True,
         enrolment__status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED],
     ).count()
 
@@ -216,13 +257,17 @@ def assign_peer_supporter(
         raise DomainError("invalid_reason", "Unknown handoff reason.")
     enrolment = Enrolment.objects.select_for_update().select_related("arm").get(pk=enrolment.pk)
     if not enrolment.arm.peer_support:
-        raise DomainError("arm_without_peer_support", "This person's arm does not include peer support.")
+        raise DomainError(
+            "arm_without_peer_support", "This person's arm does not include peer support."
+        )
     if enrolment.status not in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED):
         raise DomainError("enrolment_ended", "This enrolment has ended.")
     if not StaffRole.objects.filter(
         user=peer_supporter, programme_id=enrolment.programme_id, role=Role.PEER_SUPPORTER
     ).exists():
-        raise DomainError("not_a_peer_supporter", "Only a peer supporter of this programme can be assigned.")
+        raise DomainError(
+            "not_a_peer_supporter", "Only a peer supporter of this programme can be assigned."
+        )
     current = CaseloadAssignment.objects.filter(enrolment=enrolment, ended_at__isnull=True).first()
     if current is not None and current.peer_supporter_id == peer_supporter.id:
         return current
@@ -238,8 +283,11 @@ def assign_peer_supporter(
         current.ended_at = now
         current.save(update_fields=["ended_at"])
     assignment = CaseloadAssignment.objects.create(
-        enrolment=enrolment, peer_supporter=peer_supporter, started_at=now,
-        reason=reason if current is not None else HandoffReason.INITIAL, assigned_by=assigned_by,
+        enrolment=enrolment,
+        peer_supporter=peer_supporter,
+        started_at=now,
+        reason=reason if current is not None else HandoffReason.INITIAL,
+        assigned_by=assigned_by,
     )
     record(
         action="assignment.handoff" if current is not None else "assignment.created",
@@ -265,6 +313,8 @@ def end_enrolment(*, enrolment: Enrolment, status: str, ended_by: User | None) -
     enrolment.status = status
     enrolment.ended_at = now
     enrolment.save(update_fields=["status", "ended_at"])
-    CaseloadAssignment.objects.filter(enrolment=enrolment, ended_at__isnull=True).update(ended_at=now)
+    CaseloadAssignment.objects.filter(enrolment=enrolment, ended_at__isnull=True).update(
+        ended_at=now
+    )
     record(action=f"enrolment.{status}", actor=ended_by, target=enrolment, details={})
     return enrolment

@@ -34,7 +34,8 @@ def make_programme(slug: str = "trial", **kwargs: object) -> Programme:
 
 def make_staff(programme: Programme, role: str, username: str | None = None) -> User:
     user = User.objects.create_user(
-        username=username or f"{role}-{next(_counter)}", password="pw-for-tests-only",
+        username=username or f"{role}-{next(_counter)}",
+        password="pw-for-tests-only",
         first_name=role.title(),
     )
     services.grant_role(user=user, programme=programme, role=role)
@@ -98,8 +99,10 @@ def make_world() -> World:
     services.add_to_team(team=team, peer_supporter=peer)
     own = enrol(programme, by=admin)
     others = enrol(programme, by=admin, name="Other Person")
-    services.assign_peer_supporter(enrolment=own, peer_supporter=peer, assigned_by=admin,
-                                   reason=HandoffReason.INITIAL)
-    services.assign_peer_supporter(enrolment=others, peer_supporter=other_peer, assigned_by=admin,
-                                   reason=HandoffReason.INITIAL)
+    services.assign_peer_supporter(
+        enrolment=own, peer_supporter=peer, assigned_by=admin, reason=HandoffReason.INITIAL
+    )
+    services.assign_peer_supporter(
+        enrolment=others, peer_supporter=other_peer, assigned_by=admin, reason=HandoffReason.INITIAL
+    )
     return World(programme, admin, supervisor, peer, other_peer, evaluator, own, others)

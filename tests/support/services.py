@@ -37,12 +37,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_for_port(port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_for_port(
+    port: int, *, timeout: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
             raise RuntimeError(f"server on port {port} exited with {process.returncode}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", port), timeout=0.2),
+        ):
             return
         time.sleep(0.05)
     raise RuntimeError(f"server on port {port} did not start within {timeout}s")
@@ -80,7 +85,10 @@ class PostgresServer:
 
     def run(self, tool: str, *args: str, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(  # type: ignore[call-overload, no-any-return]
-            self._command(str(self.bin_dir / tool), *args), check=True, capture_output=True, **kwargs
+            self._command(str(self.bin_dir / tool), *args),
+            check=True,
+            capture_output=True,
+            **kwargs,
         )
 
     def dump(self, database: str) -> bytes:
@@ -107,16 +115,30 @@ def start_postgres() -> PostgresServer:
         except KeyError:
             run_as = "nobody"
             entry = pwd.getpwnam(run_as)
-        os.chmod(root, 0o755)
+        os.chmod(root, 0o700)  # owned by the server user alone
         os.chown(root, entry.pw_uid, entry.pw_gid)
-    server = PostgresServer(bin_dir=bin_dir, root=root, port=free_port(), user="peerlink", run_as=run_as)
-    server.run("initdb", "-D", str(root / "data"), "-U", server.user, "--auth=trust", "-E", "UTF8",
-               "--no-sync", "--locale=C")
+    server = PostgresServer(
+        bin_dir=bin_dir, root=root, port=free_port(), user="peerlink", run_as=run_as
+    )
+    server.run(
+        "initdb",
+        "-D",
+        str(root / "data"),
+        "-U",
+        server.user,
+        "--auth=trust",
+        "-E",
+        "UTF8",
+        "--no-sync",
+        "--locale=C",
+    )
     options = (
         f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    server.run("pg_ctl", "-D", str(root / "data"), "-o", options, "-l", str(root / "log"), "-w", "start")
+    server.run(
+        "pg_ctl", "-D", str(root / "data"), "-o", options, "-l", str(root / "log"), "-w", "start"
+    )
     _wait_for_port(server.port, timeout=30)
     return server
 
@@ -147,8 +169,21 @@ def start_redis() -> RedisServer:
     root = Path(tempfile.mkdtemp(prefix="peerlink-redis-"))
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(root), "--protected-mode", "yes"],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(root),
+            "--protected-mode",
+            "yes",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -118,6 +118,9 @@ REST_FRAMEWORK = {
         "ws_ticket": "60/min",
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Rate limits key on the client address: trust X-Forwarded-For only from this many proxies
+    # (0: use the socket's address, so a client can't choose its own rate-limit key).
+    "NUM_PROXIES": int(os.environ.get("PEERLINK_NUM_PROXIES", "0")),
 }
 
 SPECTACULAR_SETTINGS = {
@@ -155,6 +158,7 @@ WS_TICKET_TTL_SECONDS = 60
 # Default region for phone numbers entered without a country code.
 PHONE_DEFAULT_REGION = os.environ.get("PEERLINK_PHONE_REGION", "CA")
 
+CSRF_FAILURE_VIEW = "peerlink.errors.csrf_failure"
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("DJANGO_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]

@@ -53,8 +53,13 @@ def staff(status: int) -> dict[str, int]:
 def casework(own: int, *, other_peer: int = 404) -> dict[str, int]:
     """Identifiable data about `world.own`: its peer, their supervisor and admins only."""
     return {
-        "anonymous": 403, "service_user": 403, "evaluator": 403,
-        "other_peer": other_peer, "own_peer": own, "supervisor": own, "admin": own,
+        "anonymous": 403,
+        "service_user": 403,
+        "evaluator": 403,
+        "other_peer": other_peer,
+        "own_peer": own,
+        "supervisor": own,
+        "admin": own,
     }
 
 
@@ -72,19 +77,28 @@ MATRIX: dict[tuple[str, str], Case] = {
     ("schema", "GET"): Case("GET", lambda w: "/api/schema/", everyone(200)),
     ("auth-csrf", "GET"): Case("GET", lambda w: "/api/v1/auth/csrf/", everyone(204)),
     ("auth-login", "POST"): Case(
-        "POST", lambda w: "/api/v1/auth/login/", everyone(401),
+        "POST",
+        lambda w: "/api/v1/auth/login/",
+        everyone(401),
         lambda w: {"username": "admin", "password": "wrong"},
     ),
     ("auth-token", "POST"): Case(
-        "POST", lambda w: "/api/v1/auth/token/", everyone(401),
+        "POST",
+        lambda w: "/api/v1/auth/token/",
+        everyone(401),
         lambda w: {"username": "admin", "password": "wrong"},
     ),
     ("auth-logout", "POST"): Case("POST", lambda w: "/api/v1/auth/logout/", signed_in(204)),
     ("auth-sms-code", "POST"): Case(
-        "POST", lambda w: "/api/v1/auth/sms-code/", everyone(202), lambda w: {"phone": fictional_phone()}
+        "POST",
+        lambda w: "/api/v1/auth/sms-code/",
+        everyone(202),
+        lambda w: {"phone": fictional_phone()},
     ),
     ("auth-sms-code-verify", "POST"): Case(
-        "POST", lambda w: "/api/v1/auth/sms-code/verify/", everyone(400),
+        "POST",
+        lambda w: "/api/v1/auth/sms-code/verify/",
+        everyone(400),
         lambda w: {"phone": fictional_phone(), "code": "000000"},
     ),
     ("ws-ticket", "POST"): Case("POST", lambda w: "/api/v1/ws-ticket/", signed_in(201)),
@@ -94,14 +108,21 @@ MATRIX: dict[tuple[str, str], Case] = {
         "GET", lambda w: f"/api/v1/programmes/{w.programme.slug}/", staff(200)
     ),
     ("enrolment-list", "GET"): Case(
-        "GET", lambda w: f"/api/v1/programmes/{w.programme.slug}/enrolments/",
+        "GET",
+        lambda w: f"/api/v1/programmes/{w.programme.slug}/enrolments/",
         {**casework(200, other_peer=200)},
     ),
     ("enrolment-list", "POST"): Case(
-        "POST", lambda w: f"/api/v1/programmes/{w.programme.slug}/enrolments/",
+        "POST",
+        lambda w: f"/api/v1/programmes/{w.programme.slug}/enrolments/",
         {**casework(403, other_peer=403), "admin": 201},
-        lambda w: {"site": "north", "name": "New Person", "phone": fictional_phone(),
-                   "language": "en", "time_zone": "America/Edmonton"},
+        lambda w: {
+            "site": "north",
+            "name": "New Person",
+            "phone": fictional_phone(),
+            "language": "en",
+            "time_zone": "America/Edmonton",
+        },
     ),
     ("enrolment-detail", "GET"): Case(
         "GET", lambda w: f"/api/v1/enrolments/{w.own.id}/", casework(200)
@@ -110,7 +131,8 @@ MATRIX: dict[tuple[str, str], Case] = {
         "GET", lambda w: f"/api/v1/enrolments/{w.own.id}/assignments/", casework(200)
     ),
     ("enrolment-assignments", "POST"): Case(
-        "POST", lambda w: f"/api/v1/enrolments/{w.own.id}/assignments/",
+        "POST",
+        lambda w: f"/api/v1/enrolments/{w.own.id}/assignments/",
         {**casework(201), "own_peer": 403},
         _handoff_body,
     ),
@@ -150,7 +172,9 @@ def _all_patterns(patterns: list[Any]) -> list[URLPattern]:
 
 def test_every_endpoint_has_a_rule() -> None:
     routed = {
-        (p.name, method) for p in _all_patterns(get_resolver().url_patterns) for method in _methods(p)
+        (p.name, method)
+        for p in _all_patterns(get_resolver().url_patterns)
+        for method in _methods(p)
     }
     assert all(name for name, _ in routed), "every URL pattern needs a name"
     missing = routed - set(MATRIX)

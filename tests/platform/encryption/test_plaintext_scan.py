@@ -28,14 +28,24 @@ def test_no_name_or_phone_number_appears_in_the_raw_database(
     peer = make_staff(programme, Role.PEER_SUPPORTER)
     for name, phone in PEOPLE:
         enrolment = services.enrol_participant(
-            programme=programme, site=Site.objects.get(programme=programme, code="north"),
-            name=name, phone=phone, language="en", time_zone="America/Edmonton", enrolled_by=None,
-            sms_consent_version="v1", research_consent_version="v1",
+            programme=programme,
+            site=Site.objects.get(programme=programme, code="north"),
+            name=name,
+            phone=phone,
+            language="en",
+            time_zone="America/Edmonton",
+            enrolled_by=None,
+            sms_consent_version="v1",
+            research_consent_version="v1",
         )
         grant_consent(participant=enrolment.participant, kind="sms", version="v2", source="staff")
         if enrolment.arm.peer_support:
-            services.assign_peer_supporter(enrolment=enrolment, peer_supporter=peer, assigned_by=None,
-                                           reason=HandoffReason.INITIAL)
+            services.assign_peer_supporter(
+                enrolment=enrolment,
+                peer_supporter=peer,
+                assigned_by=None,
+                reason=HandoffReason.INITIAL,
+            )
     if connection.vendor == "sqlite":
         connection.close()  # flush everything to the file we are about to read
     raw = raw_database_bytes()

@@ -33,7 +33,8 @@ def test_programme_admin_sees_the_decrypted_profile_and_the_view_is_audited(worl
     response = client.get(f"/admin/people/participant/{participant.pk}/change/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert profile.name in html and profile.phone in html
+    assert profile.name in html
+    assert profile.phone in html
     entry = AuditEntry.objects.get(action="participant.viewed")
     assert entry.actor_id == world.admin.id
     assert entry.details == {"participant": str(participant.pk), "via": "admin", "decrypted": True}
@@ -49,7 +50,8 @@ def test_staff_without_the_admin_role_see_no_name_and_a_masked_phone(world: Worl
     response = client.get(f"/admin/people/participant/{participant.pk}/change/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert profile.name not in html and profile.phone not in html
+    assert profile.name not in html
+    assert profile.phone not in html
     assert "(hidden)" in html
     assert AuditEntry.objects.get(action="participant.viewed").details["decrypted"] is False
 
@@ -68,11 +70,18 @@ def test_adding_a_participant_in_the_admin_encrypts_through_the_service(world: W
     world.admin.is_superuser = True
     world.admin.save(update_fields=["is_superuser"])
     client = _admin_client(world.admin)
-    response = client.post("/admin/people/participant/add/", {
-        "name": "Admin Added", "phone": "+1 780 555 0177", "language": "en",
-        "time_zone": "America/Edmonton", "preferred_channel": "sms",
-        "quiet_hours_start": "21:00", "quiet_hours_end": "08:00",
-    })
+    response = client.post(
+        "/admin/people/participant/add/",
+        {
+            "name": "Admin Added",
+            "phone": "+1 780 555 0177",
+            "language": "en",
+            "time_zone": "America/Edmonton",
+            "preferred_channel": "sms",
+            "quiet_hours_start": "21:00",
+            "quiet_hours_end": "08:00",
+        },
+    )
     assert response.status_code == 302, response.content[:500]
     created = Participant.objects.order_by("-created_at").first()
     assert created is not None

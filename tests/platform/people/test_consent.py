@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 
 
 def _participant():  # type: ignore[no-untyped-def]
-    return create_participant(name="Consent Person", phone=fictional_phone(), language="en",
-                              time_zone="America/Edmonton")
+    return create_participant(
+        name="Consent Person", phone=fictional_phone(), language="en", time_zone="America/Edmonton"
+    )
 
 
 def test_sms_is_allowed_only_under_an_active_consent() -> None:
@@ -37,9 +38,12 @@ def test_a_new_version_supersedes_the_old_grant_and_keeps_it() -> None:
     participant = _participant()
     grant_consent(participant=participant, kind="research", version="v1", source="staff")
     grant_consent(participant=participant, kind="research", version="v2", source="staff")
-    records = list(ConsentRecord.objects.order_by("granted_at", "id").values_list("version", "withdrawn_at"))
+    records = list(
+        ConsentRecord.objects.order_by("granted_at", "id").values_list("version", "withdrawn_at")
+    )
     assert [v for v, _ in records] == ["v1", "v2"]
-    assert records[0][1] is not None and records[1][1] is None
+    assert records[0][1] is not None
+    assert records[1][1] is None
 
 
 def test_withdrawal_keeps_the_record_with_its_time_and_source() -> None:
@@ -47,7 +51,8 @@ def test_withdrawal_keeps_the_record_with_its_time_and_source() -> None:
     grant_consent(participant=participant, kind="sms", version="v1", source="staff")
     assert withdraw_consent(participant=participant, kind="sms", source="sms") == 1
     record = ConsentRecord.objects.get()
-    assert record.withdrawn_source == "sms" and record.withdrawn_at is not None
+    assert record.withdrawn_source == "sms"
+    assert record.withdrawn_at is not None
     assert withdraw_consent(participant=participant, kind="sms", source="sms") == 0
 
 

@@ -32,7 +32,10 @@ def test_each_role_sees_exactly_its_caseload(world: World) -> None:
     assert _ids(_client(world.peer).get(url)) == {own}
     assert _ids(_client(world.other_peer).get(url)) == {others}
     assert _ids(_client(world.supervisor).get(url)) == {own}
-    everyone = {str(pk) for pk in Enrolment.objects.filter(programme=world.programme).values_list("pk", flat=True)}
+    everyone = {
+        str(pk)
+        for pk in Enrolment.objects.filter(programme=world.programme).values_list("pk", flat=True)
+    }
     assert {own, others} <= everyone
     assert _ids(_client(world.admin).get(url)) == everyone
 
@@ -51,7 +54,10 @@ def test_peer_supporters_see_a_masked_phone_and_no_arm(world: World) -> None:
     body = response.json()
     phone = participant_profile(world.own.participant).phone
     assert body["participant"]["display_name"] == participant_profile(world.own.participant).name
-    assert body["participant"]["phone"] != phone and body["participant"]["phone"].endswith(phone[-2:])
+    assert body["participant"]["phone"] != phone
+    assert body["participant"]["phone"].endswith(
+        phone[-2:]
+    )
     assert "arm" not in body
     assert body["services"]["peer_support"] is True
 
@@ -66,29 +72,42 @@ def test_a_handoff_moves_the_person_to_the_new_caseload(world: World) -> None:
     from programmes.models import TeamMembership
 
     team = TeamMembership.objects.get(peer_supporter=world.peer).team
-    TeamMembership.objects.create(team=team, peer_supporter=world.other_peer, programme=world.programme)
+    TeamMembership.objects.create(
+        team=team, peer_supporter=world.other_peer, programme=world.programme
+    )
     response = _client(world.supervisor).post(
         f"/api/v1/enrolments/{world.own.id}/assignments/",
-        {"peer_supporter": world.other_peer.id, "reason": "leave"}, content_type="application/json",
+        {"peer_supporter": world.other_peer.id, "reason": "leave"},
+        content_type="application/json",
     )
     assert response.status_code == 201
     url = f"/api/v1/programmes/{world.programme.slug}/enrolments/"
     assert str(world.own.id) not in _ids(_client(world.peer).get(url))
     assert str(world.own.id) in _ids(_client(world.other_peer).get(url))
-    history = _client(world.supervisor).get(f"/api/v1/enrolments/{world.own.id}/assignments/").json()
+    history = (
+        _client(world.supervisor).get(f"/api/v1/enrolments/{world.own.id}/assignments/").json()
+    )
     assert [h["reason"] for h in history] == ["initial", "leave"]
 
 
 def test_enrolling_through_the_api_returns_the_enrolment(world: World) -> None:
     response = _client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
-        {"site": "south", "name": "Api Person", "phone": fictional_phone(), "language": "fr",
-         "time_zone": "America/Edmonton", "preferred_channel": "web", "track": "depression"},
+        {
+            "site": "south",
+            "name": "Api Person",
+            "phone": fictional_phone(),
+            "language": "fr",
+            "time_zone": "America/Edmonton",
+            "preferred_channel": "web",
+            "track": "depression",
+        },
         content_type="application/json",
     )
     assert response.status_code == 201
     body = response.json()
-    assert body["site"] == "south" and body["track"] == "depression"
+    assert body["site"] == "south"
+    assert body["track"] == "depression"
     assert body["participant"]["display_name"] == "Api Person"
     assert Enrolment.objects.filter(pk=body["id"]).exists()
 
@@ -107,11 +126,19 @@ def test_enrolling_through_the_api_returns_the_enrolment(world: World) -> None:
 def test_bad_enrolment_requests_get_a_coded_error_and_write_nothing(
     world: World, change: dict[str, str], status: int, code: str
 ) -> None:
-    body = {"site": "north", "name": "Bad Input", "phone": fictional_phone(), "language": "en",
-            "time_zone": "America/Edmonton", **change}
+    body = {
+        "site": "north",
+        "name": "Bad Input",
+        "phone": fictional_phone(),
+        "language": "en",
+        "time_zone": "America/Edmonton",
+        **change,
+    }
     before = (Participant.objects.count(), Enrolment.objects.count())
     response = _client(world.admin).post(
-        f"/api/v1/programmes/{world.programme.slug}/enrolments/", body, content_type="application/json"
+        f"/api/v1/programmes/{world.programme.slug}/enrolments/",
+        body,
+        content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (status, code)
     assert (Participant.objects.count(), Enrolment.objects.count()) == before
@@ -121,8 +148,14 @@ def test_duplicate_enrolment_through_the_api_is_a_conflict(world: World) -> None
     phone = participant_profile(world.own.participant).phone
     response = _client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
-        {"site": "north", "name": "Again", "phone": phone, "language": "en",
-         "time_zone": "America/Edmonton"}, content_type="application/json",
+        {
+            "site": "north",
+            "name": "Again",
+            "phone": phone,
+            "language": "en",
+            "time_zone": "America/Edmonton",
+        },
+        content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (409, "already_enrolled")
 
@@ -133,30 +166,51 @@ def test_assigning_beyond_capacity_through_the_api_is_a_conflict(world: World) -
     PeerSupporterProfile.objects.filter(user=world.other_peer).update(capacity=1)
     response = _client(world.admin).post(
         f"/api/v1/enrolments/{world.own.id}/assignments/",
-        {"peer_supporter": world.other_peer.id, "reason": "capacity"}, content_type="application/json",
+        {"peer_supporter": world.other_peer.id, "reason": "capacity"},
+        content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (409, "caseload_full")
 
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=40),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3)
+    ),
     max_leaves=8,
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(body=st.dictionaries(
-    st.sampled_from(["site", "name", "phone", "language", "time_zone", "preferred_channel", "track",
-                     "discharge_date", "extra"]),
-    json_values, max_size=9,
-))
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    body=st.dictionaries(
+        st.sampled_from(
+            [
+                "site",
+                "name",
+                "phone",
+                "language",
+                "time_zone",
+                "preferred_channel",
+                "track",
+                "discharge_date",
+                "extra",
+            ]
+        ),
+        json_values,
+        max_size=9,
+    )
+)
 def test_random_enrolment_bodies_never_cause_a_server_error_or_a_partial_write(
     world: World, body: dict[str, Any]
 ) -> None:
     before = Enrolment.objects.count()
     response = _client(world.admin).post(
-        f"/api/v1/programmes/{world.programme.slug}/enrolments/", body, content_type="application/json"
+        f"/api/v1/programmes/{world.programme.slug}/enrolments/",
+        body,
+        content_type="application/json",
     )
     assert response.status_code in (201, 400, 409), response.content[:200]
     assert Enrolment.objects.count() == before + (1 if response.status_code == 201 else 0)

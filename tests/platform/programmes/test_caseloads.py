@@ -8,30 +8,46 @@ from django.db import connection
 from audit.models import AuditEntry
 from peerlink.errors import Conflict, DomainError
 from programmes import services
-from programmes.models import CaseloadAssignment, EnrolmentStatus, HandoffReason, PeerSupporterProfile, Role
+from programmes.models import (
+    CaseloadAssignment,
+    EnrolmentStatus,
+    HandoffReason,
+    PeerSupporterProfile,
+    Role,
+)
 from tests.support.factories import enrol, make_programme, make_staff
 
 pytestmark = pytest.mark.django_db
 
 
 def _assign(enrolment, peer, reason=HandoffReason.INITIAL):  # type: ignore[no-untyped-def]
-    return services.assign_peer_supporter(enrolment=enrolment, peer_supporter=peer, assigned_by=None,
-                                          reason=reason)
+    return services.assign_peer_supporter(
+        enrolment=enrolment, peer_supporter=peer, assigned_by=None, reason=reason
+    )
 
 
 def test_handoff_ends_the_previous_assignment_and_keeps_the_history() -> None:
     programme = make_programme()
-    first, second = make_staff(programme, Role.PEER_SUPPORTER), make_staff(programme, Role.PEER_SUPPORTER)
+    first, second = (
+        make_staff(programme, Role.PEER_SUPPORTER),
+        make_staff(programme, Role.PEER_SUPPORTER),
+    )
     enrolment = enrol(programme)
     _assign(enrolment, first)
     _assign(enrolment, second, HandoffReason.LEAVE)
-    history = list(CaseloadAssignment.objects.filter(enrolment=enrolment).order_by("started_at", "id"))
+    history = list(
+        CaseloadAssignment.objects.filter(enrolment=enrolment).order_by("started_at", "id")
+    )
     assert [(a.peer_supporter, a.reason, a.ended_at is None) for a in history] == [
-        (first, "initial", False), (second, "leave", True)
+        (first, "initial", False),
+        (second, "leave", True),
     ]
     entry = AuditEntry.objects.get(action="assignment.handoff")
-    assert entry.details == {"peer_supporter": second.id, "previous_peer_supporter": first.id,
-                             "reason": "leave"}
+    assert entry.details == {
+        "peer_supporter": second.id,
+        "previous_peer_supporter": first.id,
+        "reason": "leave",
+    }
 
 
 def test_assigning_the_same_peer_again_changes_nothing() -> None:
@@ -46,7 +62,10 @@ def test_assigning_the_same_peer_again_changes_nothing() -> None:
 
 def test_a_handoff_needs_a_reason() -> None:
     programme = make_programme()
-    first, second = make_staff(programme, Role.PEER_SUPPORTER), make_staff(programme, Role.PEER_SUPPORTER)
+    first, second = (
+        make_staff(programme, Role.PEER_SUPPORTER),
+        make_staff(programme, Role.PEER_SUPPORTER),
+    )
     enrolment = enrol(programme)
     _assign(enrolment, first)
     with pytest.raises(DomainError) as excinfo:
@@ -76,7 +95,9 @@ def test_ended_enrolments_free_capacity() -> None:
     _assign(first, peer)
     services.end_enrolment(enrolment=first, status=EnrolmentStatus.WITHDRAWN, ended_by=None)
     _assign(enrol(programme), peer)
-    assert CaseloadAssignment.objects.filter(peer_supporter=peer, ended_at__isnull=True).count() == 1
+    assert (
+        CaseloadAssignment.objects.filter(peer_supporter=peer, ended_at__isnull=True).count() == 1
+    )
 
 
 def test_only_a_peer_supporter_of_the_programme_can_be_assigned() -> None:
@@ -91,11 +112,15 @@ def test_a_peer_supporter_belongs_to_one_team_per_programme() -> None:
     programme = make_programme()
     sup1, sup2 = make_staff(programme, Role.SUPERVISOR), make_staff(programme, Role.SUPERVISOR)
     peer = make_staff(programme, Role.PEER_SUPPORTER)
-    services.add_to_team(team=services.create_team(programme=programme, name="A", supervisor=sup1),
-                         peer_supporter=peer)
+    services.add_to_team(
+        team=services.create_team(programme=programme, name="A", supervisor=sup1),
+        peer_supporter=peer,
+    )
     with pytest.raises(Conflict):
-        services.add_to_team(team=services.create_team(programme=programme, name="B", supervisor=sup2),
-                             peer_supporter=peer)
+        services.add_to_team(
+            team=services.create_team(programme=programme, name="B", supervisor=sup2),
+            peer_supporter=peer,
+        )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -134,4 +159,6 @@ def test_concurrent_assignments_never_exceed_capacity() -> None:
     for t in threads:
         t.join(timeout=60)
     assert sorted(outcomes) == ["full"] * 5 + ["ok"] * 3
-    assert CaseloadAssignment.objects.filter(peer_supporter=peer, ended_at__isnull=True).count() == 3
+    assert (
+        CaseloadAssignment.objects.filter(peer_supporter=peer, ended_at__isnull=True).count() == 3
+    )

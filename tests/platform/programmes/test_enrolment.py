@@ -32,8 +32,12 @@ def _enrol(programme, **overrides):  # type: ignore[no-untyped-def]
 
 def _row_counts() -> tuple[int, ...]:
     return (
-        Participant.objects.count(), Enrolment.objects.count(), User.objects.count(),
-        ConsentRecord.objects.count(), RandomisationBlock.objects.count(), AuditEntry.objects.count(),
+        Participant.objects.count(),
+        Enrolment.objects.count(),
+        User.objects.count(),
+        ConsentRecord.objects.count(),
+        RandomisationBlock.objects.count(),
+        AuditEntry.objects.count(),
     )
 
 
@@ -59,15 +63,23 @@ def test_enrolment_reveals_the_allocation_in_the_audit_log() -> None:
     enrolment = _enrol(programme)
     reveal = AuditEntry.objects.get(action="allocation.revealed", target_id=str(enrolment.id))
     assert reveal.details["arm"] == enrolment.arm.code
-    assert AuditEntry.objects.filter(action="enrolment.created", target_id=str(enrolment.id)).exists()
+    assert AuditEntry.objects.filter(
+        action="enrolment.created", target_id=str(enrolment.id)
+    ).exists()
 
 
 def test_enrolment_records_versioned_consents() -> None:
     programme = make_programme()
     enrolment = _enrol(programme, sms_consent_version="sms-2", research_consent_version="r-3")
     consents = {c.kind: c for c in ConsentRecord.objects.filter(participant=enrolment.participant)}
-    assert consents["sms"].version == "sms-2" and consents["sms"].programme_id is None
-    assert consents["research"].version == "r-3" and consents["research"].programme_id == programme.id
+    assert consents["sms"].version == "sms-2"
+    assert consents["sms"].programme_id is None
+    assert (
+        consents["research"].version == "r-3"
+    )
+    assert (
+        consents["research"].programme_id == programme.id
+    )
 
 
 def test_duplicate_enrolment_is_refused_and_writes_nothing() -> None:

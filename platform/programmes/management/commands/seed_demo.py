@@ -57,7 +57,7 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.SUCCESS("Demo programme created."))
             else:
                 self.stdout.write("Demo programme already present.")
-        self.stdout.write("\nDemo logins (password for all: %s):" % DEMO_PASSWORD)
+        self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
         for username, _first, _last, role in STAFF:
             self.stdout.write(f"  {username:<16} {role}")
         self.stdout.write(
@@ -66,7 +66,9 @@ class Command(BaseCommand):
         )
 
     def _seed(self) -> None:
-        organisation, _ = Organisation.objects.get_or_create(slug="demo-health", defaults={"name": "Demo Health"})
+        organisation, _ = Organisation.objects.get_or_create(
+            slug="demo-health", defaults={"name": "Demo Health"}
+        )
         programme = services.create_programme(
             organisation=organisation,
             slug=DEMO_SLUG,
@@ -80,12 +82,18 @@ class Command(BaseCommand):
         users: dict[str, User] = {}
         for username, first, last, role in STAFF:
             user = User.objects.create_user(
-                username=username, password=DEMO_PASSWORD, first_name=first, last_name=last,
-                is_staff=role == Role.ADMIN, is_superuser=role == Role.ADMIN,
+                username=username,
+                password=DEMO_PASSWORD,
+                first_name=first,
+                last_name=last,
+                is_staff=role == Role.ADMIN,
+                is_superuser=role == Role.ADMIN,
             )
             services.grant_role(user=user, programme=programme, role=role)
             users[username] = user
-        team = services.create_team(programme=programme, name="Team A", supervisor=users["demo-supervisor"])
+        team = services.create_team(
+            programme=programme, name="Team A", supervisor=users["demo-supervisor"]
+        )
         peers = [users["demo-peer1"], users["demo-peer2"]]
         for peer in peers:
             services.add_to_team(team=team, peer_supporter=peer)
@@ -95,10 +103,15 @@ class Command(BaseCommand):
             enrolment = services.enrol_participant(
                 programme=programme,
                 site=Site.objects.get(programme=programme, code=site_code),
-                name=name, phone=phone, language=language, time_zone="America/Edmonton",
-                preferred_channel=channel, enrolled_by=admin,
+                name=name,
+                phone=phone,
+                language=language,
+                time_zone="America/Edmonton",
+                preferred_channel=channel,
+                enrolled_by=admin,
                 discharge_date=today - dt.timedelta(days=number + 1),
-                sms_consent_version="demo-1", research_consent_version="demo-1",
+                sms_consent_version="demo-1",
+                research_consent_version="demo-1",
             )
             self._assign(enrolment, peers[number % len(peers)], admin)
 
@@ -106,5 +119,8 @@ class Command(BaseCommand):
     def _assign(enrolment: Enrolment, peer: User, by: User) -> None:
         if enrolment.arm.peer_support:
             services.assign_peer_supporter(
-                enrolment=enrolment, peer_supporter=peer, assigned_by=by, reason=HandoffReason.INITIAL
+                enrolment=enrolment,
+                peer_supporter=peer,
+                assigned_by=by,
+                reason=HandoffReason.INITIAL,
             )
