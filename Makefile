@@ -37,7 +37,7 @@ test-postgres: install
 
 lint: install
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check . || true
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy platform messaging scheduling outcomes
 
 bench: install

@@ -85,6 +85,7 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> Iterator[Non
             PASSWORD="",
             HOST=server.host,
             PORT=str(server.port),
+            OPTIONS={},
         )
         db.setdefault("TEST", {})["NAME"] = "test_peerlink"
         _reset_default_connection()

@@ -20,11 +20,18 @@ class ChainReport:
 
 
 def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
-    """Walk the chain in order; report the first entry whose link or content does not hold."""
+    """Walk the chain in order; report the first entry whose link or content does not hold.
+
+    The head is read first and only entries up to it are checked: ids are handed out under
+    the head's lock, so entries written while we walk are simply newer than our snapshot.
+    """
+    head = AuditChainHead.objects.filter(pk=1).first()
+    last_expected_id = head.last_entry_id if head is not None else 0
     expected_prev = GENESIS_HASH
     checked = 0
     last_id = 0
-    for entry in AuditEntry.objects.order_by("id").iterator(chunk_size=chunk_size):
+    entries = AuditEntry.objects.filter(id__lte=last_expected_id).order_by("id")
+    for entry in entries.iterator(chunk_size=chunk_size):
         if entry.prev_hash != expected_prev:
             return ChainReport(checked, entry.id, "does not follow the entry before it")
         digest = entry_digest(
@@ -41,7 +48,11 @@ def verify_chain(*, chunk_size: int = 2000) -> ChainReport:
         expected_prev = entry.entry_hash
         last_id = entry.id
         checked += 1
-    head = AuditChainHead.objects.filter(pk=1).first()
-    if head is not None and (head.last_hash != expected_prev or head.last_entry_id != last_id):
+    if head is None:
+        if AuditEntry.objects.exists():
+            first = AuditEntry.objects.order_by("id").values_list("id", flat=True).first()
+            return ChainReport(0, first, "the chain head is missing")
+        return ChainReport(0, None, "")
+    if head.last_hash != expected_prev or head.last_entry_id != last_id:
         return ChainReport(checked, head.last_entry_id, "entries after the last one were removed")
     return ChainReport(checked, None, "")

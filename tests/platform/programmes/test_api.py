@@ -55,9 +55,7 @@ def test_peer_supporters_see_a_masked_phone_and_no_arm(world: World) -> None:
     phone = participant_profile(world.own.participant).phone
     assert body["participant"]["display_name"] == participant_profile(world.own.participant).name
     assert body["participant"]["phone"] != phone
-    assert body["participant"]["phone"].endswith(
-        phone[-2:]
-    )
+    assert body["participant"]["phone"].endswith(phone[-2:])
     assert "arm" not in body
     assert body["services"]["peer_support"] is True
 

@@ -74,12 +74,8 @@ def test_enrolment_records_versioned_consents() -> None:
     consents = {c.kind: c for c in ConsentRecord.objects.filter(participant=enrolment.participant)}
     assert consents["sms"].version == "sms-2"
     assert consents["sms"].programme_id is None
-    assert (
-        consents["research"].version == "r-3"
-    )
-    assert (
-        consents["research"].programme_id == programme.id
-    )
+    assert consents["research"].version == "r-3"
+    assert consents["research"].programme_id == programme.id
 
 
 def test_duplicate_enrolment_is_refused_and_writes_nothing() -> None:
