@@ -52,18 +52,9 @@ def programmes_with_role(user: AnyUser, *roles: str) -> QuerySet[Programme]:
     return Programme.objects.filter(staff_roles__user=user, staff_roles__role__in=roles).distinct()
 
 
-def visible_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
-    """Enrolments whose identifiable data this user may see (DESIGN.md §5).
-
-    - a service user: their own;
-    - a peer supporter: those actively assigned to them;
-    - a supervisor: those assigned to their team's peer supporters, and the waiting queue
-      (active, in an arm with peer support, nobody assigned) in their programmes;
-    - a programme admin: all in their programmes;
-    - an evaluator: none (they get anonymised exports only).
-    """
-    if not user.is_authenticated:
-        return Enrolment.objects.none()
+def _casework_rule(user: User) -> Q:
+    """Enrolments a user works with: their own as a service user, their caseload as a peer
+    supporter, their team's caseload and the waiting queue as a supervisor."""
     active = CaseloadAssignment.objects.filter(ended_at__isnull=True)
     supervised = programmes_with_role(user, Role.SUPERVISOR)
     own_caseload = active.filter(peer_supporter=user)
@@ -77,13 +68,48 @@ def visible_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
         arm__peer_support=True,
         status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED],
     ).exclude(pk__in=active.values("enrolment_id"))
-    return Enrolment.objects.filter(
+    return (
         Q(participant__user=user)
         | Q(pk__in=own_caseload.values("enrolment_id"))
         | Q(pk__in=team_caseload.values("enrolment_id"))
         | Q(pk__in=waiting_queue.values("pk"))
-        | Q(programme__in=programmes_with_role(user, Role.ADMIN))
     )
+
+
+def visible_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
+    """Enrolments whose identifiable data this user may see (DESIGN.md §5).
+
+    - a service user: their own;
+    - a peer supporter: those actively assigned to them;
+    - a supervisor: those assigned to their team's peer supporters, and the waiting queue
+      (active, in an arm with peer support, nobody assigned) in their programmes;
+    - a programme admin: all in their programmes;
+    - an evaluator: none (they get anonymised exports only).
+    """
+    if not user.is_authenticated:
+        return Enrolment.objects.none()
+    return Enrolment.objects.filter(
+        _casework_rule(user) | Q(programme__in=programmes_with_role(user, Role.ADMIN))
+    )
+
+
+def readable_conversation_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
+    """Enrolments whose conversation this user may read. Programme admins set programmes up;
+    they do not read conversations (DESIGN.md §2)."""
+    if not user.is_authenticated:
+        return Enrolment.objects.none()
+    return Enrolment.objects.filter(_casework_rule(user))
+
+
+def postable_conversation_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
+    """Enrolments whose conversation this user takes part in: the service user and the peer
+    supporter(s) assigned now. Supervisors read (audited); they do not post."""
+    if not user.is_authenticated:
+        return Enrolment.objects.none()
+    return Enrolment.objects.filter(
+        Q(participant__user=user)
+        | Q(assignments__peer_supporter=user, assignments__ended_at__isnull=True)
+    ).distinct()
 
 
 class DenyAll(BasePermission):

@@ -11,13 +11,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerlink.settings.local")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from messaging.ws_auth import websocket_auth  # noqa: E402
 from peerlink.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        # Origin is checked for cookie sessions inside websocket_auth; ticket clients
+        # (native apps) may send none.
+        "websocket": websocket_auth(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -1,7 +1,9 @@
-"""WebSocket routes. The chat consumer arrives with the real-time chat capability."""
+"""WebSocket routes (DESIGN.md §4)."""
 
 from __future__ import annotations
 
-from typing import Any
+from django.urls import path
 
-websocket_urlpatterns: list[Any] = []
+from messaging.consumers import ChatConsumer
+
+websocket_urlpatterns = [path("ws/", ChatConsumer.as_asgi())]

@@ -54,6 +54,17 @@ class ParticipantCreationForm(forms.ModelForm[Participant]):
         ]
 
 
+CREATION_FIELDS = [
+    "name",
+    "phone",
+    "language",
+    "time_zone",
+    "preferred_channel",
+    "quiet_hours_start",
+    "quiet_hours_end",
+]
+
+
 @admin.register(Participant)
 class ParticipantAdmin(admin.ModelAdmin[Participant]):
     list_display = ("id", "language", "time_zone", "preferred_channel", "created_at")
@@ -80,28 +91,12 @@ class ParticipantAdmin(admin.ModelAdmin[Participant]):
     ) -> Any:
         if obj is None:
             kwargs["form"] = ParticipantCreationForm
-            kwargs["fields"] = [
-                "name",
-                "phone",
-                "language",
-                "time_zone",
-                "preferred_channel",
-                "quiet_hours_start",
-                "quiet_hours_end",
-            ]
+            kwargs["fields"] = CREATION_FIELDS
         return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Participant | None = None) -> Any:
         if obj is None:
-            return [
-                "name",
-                "phone",
-                "language",
-                "time_zone",
-                "preferred_channel",
-                "quiet_hours_start",
-                "quiet_hours_end",
-            ]
+            return CREATION_FIELDS
         return super().get_fields(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Participant | None = None) -> Any:

@@ -12,6 +12,8 @@ from django.utils import timezone
 from audit.services import record
 from encryption.models import DataKeyPurpose
 from encryption.services import create_data_key
+from messaging import events as messaging_events
+from messaging.services import open_conversation
 from peerlink.errors import Conflict, DomainError
 from people.models import Channel, ConsentKind, ConsentSource, Participant, User
 from people.services import create_participant, grant_consent, phone_index, validate_time_zone
@@ -221,6 +223,7 @@ def enrol_participant(
             source=ConsentSource.STAFF,
             recorded_by=enrolled_by,
         )
+    open_conversation(enrolment=enrolment)
     record(
         action="enrolment.created",
         actor=enrolled_by,
@@ -299,6 +302,9 @@ def assign_peer_supporter(
             "reason": assignment.reason,
         },
     )
+    # Open sockets follow the caseload: both peer supporters' sockets re-subscribe.
+    affected = [peer_supporter.pk] + ([current.peer_supporter_id] if current is not None else [])
+    transaction.on_commit(lambda: messaging_events.caseload_changed(affected))
     return assignment
 
 
@@ -313,8 +319,9 @@ def end_enrolment(*, enrolment: Enrolment, status: str, ended_by: User | None) -
     enrolment.status = status
     enrolment.ended_at = now
     enrolment.save(update_fields=["status", "ended_at"])
-    CaseloadAssignment.objects.filter(enrolment=enrolment, ended_at__isnull=True).update(
-        ended_at=now
-    )
+    ending = CaseloadAssignment.objects.filter(enrolment=enrolment, ended_at__isnull=True)
+    affected = list(ending.values_list("peer_supporter_id", flat=True))
+    ending.update(ended_at=now)
+    transaction.on_commit(lambda: messaging_events.caseload_changed(affected))
     record(action=f"enrolment.{status}", actor=ended_by, target=enrolment, details={})
     return enrolment

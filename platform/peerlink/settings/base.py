@@ -158,6 +158,9 @@ PEERLINK_INDEX_KEY = os.environ.get("PEERLINK_INDEX_KEY", "")
 LOGIN_CODE_TTL_SECONDS = 600
 LOGIN_CODE_MAX_ATTEMPTS = 5
 WS_TICKET_TTL_SECONDS = 60
+# Frames one socket may send: a steady rate and a burst (DESIGN.md §5).
+WS_FRAMES_PER_SECOND = float(os.environ.get("PEERLINK_WS_FRAMES_PER_SECOND", "10"))
+WS_FRAME_BURST = int(os.environ.get("PEERLINK_WS_FRAME_BURST", "30"))
 
 # Default region for phone numbers entered without a country code.
 PHONE_DEFAULT_REGION = os.environ.get("PEERLINK_PHONE_REGION", "CA")

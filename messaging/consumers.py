@@ -1,0 +1,286 @@
+"""The WebSocket consumer at /ws/, speaking the frames of DESIGN.md §4.
+
+Thin: it parses and checks frames, then calls services and selectors. A frame that is wrong
+in any way gets an `error` frame with a code, writes nothing, and leaves the socket open.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from audit.services import record
+from messaging import selectors, services
+from messaging.events import conversation_group, team_alerts_group, user_group
+from messaging.models import MessageChannel, SenderRole
+from peerlink.errors import DomainError
+from people.models import User
+from programmes.models import Role, StaffRole, Team
+
+CLOSE_UNAUTHENTICATED = 4401
+MAX_FRAME_CHARS = 16_384
+
+
+class FrameError(Exception):
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+class FrameBudget:
+    """A token bucket per socket. Hand-written: a dozen lines, in memory, per connection;
+    the rate-limit libraries we use elsewhere key on a shared cache, which this does not need."""
+
+    def __init__(self, *, per_second: float, burst: int) -> None:
+        self.per_second = per_second
+        self.burst = burst
+        self.tokens = float(burst)
+        self.updated = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+def _conversation_id(frame: dict[str, Any]) -> str:
+    value = frame.get("conversation")
+    if not isinstance(value, str):
+        raise FrameError("invalid_frame", "conversation must be a conversation id (string).")
+    return value
+
+
+def _whole_number(frame: dict[str, Any], name: str) -> int:
+    value = frame.get(name)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise FrameError("invalid_frame", f"{name} must be a whole number, 0 or more.")
+    return value
+
+
+NOT_FOUND = FrameError("not_found", "No such conversation.")
+
+
+def _sender_role(user: User, conversation: Any) -> str:
+    if conversation.enrolment.participant.user_id == user.pk:
+        return SenderRole.PARTICIPANT
+    return SenderRole.PEER_SUPPORTER
+
+
+@database_sync_to_async
+def _post(user: User, conversation_id: str, client_id: str, body: str) -> dict[str, Any]:
+    conversation = selectors.readable_conversation(user, conversation_id)
+    if conversation is None:
+        raise NOT_FOUND
+    if not selectors.may_post(user, conversation):
+        raise FrameError("read_only", "You may read this conversation but not write in it.")
+    posted = services.post_message(
+        conversation_id=conversation.pk,
+        sender=user,
+        sender_role=_sender_role(user, conversation),
+        channel=MessageChannel.WEB,
+        body=body,
+        client_id=client_id,
+    )
+    return posted.payload
+
+
+@database_sync_to_async
+def _sync(user: User, conversation_id: str, after_seq: int) -> tuple[list[dict[str, Any]], int]:
+    conversation = selectors.readable_conversation(user, conversation_id)
+    if conversation is None:
+        raise NOT_FOUND
+    if not selectors.may_post(user, conversation):
+        # A supervisor reviewing a conversation: every such read is audited.
+        record(
+            action="conversation.read",
+            actor=user,
+            target=conversation,
+            details={"after_seq": after_seq, "via": "websocket"},
+        )
+    pages: list[dict[str, Any]] = []
+    cursor = after_seq
+    while True:
+        page = selectors.messages_after(conversation, after_seq=cursor)
+        pages.extend(page)
+        if len(page) < selectors.SYNC_PAGE_SIZE:
+            break
+        cursor = page[-1]["seq"]
+    return pages, pages[-1]["seq"] if pages else max(after_seq, 0)
+
+
+@database_sync_to_async
+def _read(user: User, conversation_id: str, seq: int) -> None:
+    conversation = selectors.readable_conversation(user, conversation_id)
+    if conversation is None:
+        raise NOT_FOUND
+    services.mark_read(conversation=conversation, user=user, seq=seq)
+
+
+@database_sync_to_async
+def _subscriptions(user: User) -> tuple[set[uuid.UUID], set[int]]:
+    conversations = selectors.postable_conversation_ids(user)
+    supervised = set()
+    if StaffRole.objects.filter(user=user, role=Role.SUPERVISOR).exists():
+        supervised = set(Team.objects.filter(supervisor=user).values_list("pk", flat=True))
+    return conversations, supervised
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    user: User
+    conversations: set[uuid.UUID]
+    teams: set[int]
+    budget: FrameBudget
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        await self.accept()
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.user = user
+        self.conversations = set()
+        self.teams = set()
+        self.budget = FrameBudget(
+            per_second=settings.WS_FRAMES_PER_SECOND, burst=settings.WS_FRAME_BURST
+        )
+        await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
+        await self._refresh_subscriptions()
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "user"):
+            return
+        for conversation_id in self.conversations:
+            await self.channel_layer.group_discard(
+                conversation_group(conversation_id), self.channel_name
+            )
+        for team_id in self.teams:
+            await self.channel_layer.group_discard(team_alerts_group(team_id), self.channel_name)
+        await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
+
+    async def _refresh_subscriptions(self) -> None:
+        conversations, teams = await _subscriptions(self.user)
+        for added in conversations - self.conversations:
+            await self.channel_layer.group_add(conversation_group(added), self.channel_name)
+        for removed in self.conversations - conversations:
+            await self.channel_layer.group_discard(conversation_group(removed), self.channel_name)
+        for added_team in teams - self.teams:
+            await self.channel_layer.group_add(team_alerts_group(added_team), self.channel_name)
+        for removed_team in self.teams - teams:
+            await self.channel_layer.group_discard(
+                team_alerts_group(removed_team), self.channel_name
+            )
+        self.conversations, self.teams = conversations, teams
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, separators=(",", ":")))
+
+    async def send_error(self, code: str, detail: str, client_id: object = None) -> None:
+        frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+        if isinstance(client_id, str):
+            frame["client_id"] = client_id
+        await self.send_json(frame)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if not hasattr(self, "user"):
+            return
+        if not self.budget.take():
+            await self.send_error("rate_limited", "Too many frames; slow down.")
+            return
+        if text_data is None:
+            await self.send_error("invalid_frame", "Frames are JSON text.")
+            return
+        if len(text_data) > MAX_FRAME_CHARS:
+            await self.send_error(
+                "frame_too_large", f"A frame holds at most {MAX_FRAME_CHARS} characters."
+            )
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("invalid_json", "The frame is not valid JSON.")
+            return
+        if not isinstance(frame, dict):
+            await self.send_error("invalid_frame", "A frame is a JSON object with a type.")
+            return
+        handler = (
+            self.handlers.get(frame.get("type")) if isinstance(frame.get("type"), str) else None
+        )
+        if handler is None:
+            await self.send_error("unknown_type", "Frame types: send, sync, read, ping.")
+            return
+        try:
+            await handler(self, frame)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.detail, frame.get("client_id"))
+        except DomainError as exc:
+            await self.send_error(exc.code, exc.message, frame.get("client_id"))
+
+    async def on_send(self, frame: dict[str, Any]) -> None:
+        client_id = frame.get("client_id")
+        body = frame.get("body")
+        conversation_id = _conversation_id(frame)
+        services.validate_client_id(client_id)
+        services.validate_body(body)
+        assert isinstance(client_id, str) and isinstance(body, str)
+        # Acknowledged only after commit: _post returns once the transaction is committed.
+        payload = await _post(self.user, conversation_id, client_id, body)
+        await self.send_json({"type": "ack", "client_id": client_id, "message": payload})
+
+    async def on_sync(self, frame: dict[str, Any]) -> None:
+        conversation_id = _conversation_id(frame)
+        after_seq = _whole_number(frame, "after_seq")
+        messages, last_seq = await _sync(self.user, conversation_id, after_seq)
+        for message in messages:
+            await self.send_json({"type": "message", "message": message})
+        await self.send_json(
+            {"type": "synced", "conversation": conversation_id, "last_seq": last_seq}
+        )
+
+    async def on_read(self, frame: dict[str, Any]) -> None:
+        await _read(self.user, _conversation_id(frame), _whole_number(frame, "seq"))
+
+    async def on_ping(self, frame: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong"})
+
+    handlers: dict[str, Callable[[ChatConsumer, dict[str, Any]], Awaitable[None]]] = {
+        "send": on_send,
+        "sync": on_sync,
+        "read": on_read,
+        "ping": on_ping,
+    }
+
+    # Channel-layer events (doorbells).
+
+    async def chat_message(self, event: dict[str, Any]) -> None:
+        message = event["message"]
+        if uuid.UUID(message["conversation"]) in self.conversations:
+            await self.send_json({"type": "message", "message": message})
+
+    async def chat_read(self, event: dict[str, Any]) -> None:
+        if uuid.UUID(event["conversation"]) in self.conversations:
+            await self.send_json(
+                {
+                    "type": "read",
+                    "conversation": event["conversation"],
+                    "seq": event["seq"],
+                    "by": event["by"],
+                }
+            )
+
+    async def caseload_changed(self, event: dict[str, Any]) -> None:
+        await self._refresh_subscriptions()
+
+    async def alert_raised(self, event: dict[str, Any]) -> None:
+        await self.send_json({"type": "alert", "alert": event["alert"]})

@@ -1,0 +1,54 @@
+"""Doorbells over the channel layer. Sent after commit; losing one loses nothing, since every
+client recovers by `sync` from the database. Events carry ids and the message payload for the
+group's members, never phone numbers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+
+
+def conversation_group(conversation_id: uuid.UUID | str) -> str:
+    return f"conv.{uuid.UUID(str(conversation_id)).hex}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def team_alerts_group(team_id: int) -> str:
+    return f"team.{team_id}.alerts"
+
+
+def _group_send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception as exc:
+        # The record is committed; clients recover by sync. Log the kind of failure only.
+        logger.warning("channel layer send failed: %s group=%s", type(exc).__name__, group)
+
+
+def message_posted(conversation_id: uuid.UUID, payload: dict[str, Any]) -> None:
+    _group_send(conversation_group(conversation_id), {"type": "chat.message", "message": payload})
+
+
+def read_moved(conversation_id: uuid.UUID, seq: int, by: int) -> None:
+    _group_send(
+        conversation_group(conversation_id),
+        {"type": "chat.read", "conversation": str(conversation_id), "seq": seq, "by": by},
+    )
+
+
+def caseload_changed(user_ids: Iterable[int]) -> None:
+    for user_id in set(user_ids):
+        _group_send(user_group(user_id), {"type": "caseload.changed"})

@@ -1,0 +1,191 @@
+"""Writes for conversations. `post_message` is the one way any message enters a conversation:
+web, SMS, automated or system (DESIGN.md §3, data flow 1)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from encryption.models import DataKeyPurpose
+from encryption.services import FieldRef, create_data_key, encrypt
+from messaging import events
+from messaging.models import (
+    CaseNote,
+    Conversation,
+    Message,
+    MessageChannel,
+    ReadMarker,
+    SenderRole,
+    SmsOutbox,
+)
+from messaging.selectors import message_payload, message_ref
+from peerlink.errors import DomainError, NotFound
+from people.models import Channel, User
+from programmes.models import Enrolment
+
+MAX_BODY_CHARS = 4000
+MAX_CLIENT_ID_CHARS = 80
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    message: Message
+    payload: dict[str, Any]
+    created: bool
+
+
+def open_conversation(*, enrolment: Enrolment) -> Conversation | None:
+    """The enrolment's conversation, created on first call; None when the arm has no peer
+    support (DESIGN.md §1: those people are never offered a chat)."""
+    if not enrolment.arm.peer_support:
+        return None
+    existing = Conversation.objects.filter(enrolment=enrolment).first()
+    if existing is not None:
+        return existing
+    with transaction.atomic():
+        return Conversation.objects.create(
+            enrolment=enrolment, data_key=create_data_key(purpose=DataKeyPurpose.CONVERSATION)
+        )
+
+
+def validate_body(body: object) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise DomainError("empty_body", "A message needs some text.")
+    if len(body) > MAX_BODY_CHARS:
+        raise DomainError("body_too_long", f"A message holds at most {MAX_BODY_CHARS} characters.")
+    return body
+
+
+def validate_client_id(client_id: object) -> str:
+    if (
+        not isinstance(client_id, str)
+        or not 0 < len(client_id) <= MAX_CLIENT_ID_CHARS
+        or not client_id.isprintable()
+    ):
+        raise DomainError(
+            "invalid_client_id",
+            f"client_id must be 1 to {MAX_CLIENT_ID_CHARS} printable characters.",
+        )
+    return client_id
+
+
+def _recipient_reads_sms(conversation: Conversation, sender_role: str) -> bool:
+    participant = conversation.enrolment.participant
+    return sender_role != SenderRole.PARTICIPANT and participant.preferred_channel == Channel.SMS
+
+
+def post_message(
+    *,
+    conversation_id: uuid.UUID,
+    sender: User | None,
+    sender_role: str,
+    channel: str,
+    body: str,
+    client_id: str,
+) -> PostedMessage:
+    """Store a message exactly once and ring the conversation's doorbell after commit.
+
+    One transaction: lock the conversation, return the first message if this client id was
+    seen, else encrypt, take the next sequence number, insert, and queue an SMS when the
+    recipient reads by SMS. The same client id twice gives the first message back.
+    """
+    body = validate_body(body)
+    client_id = validate_client_id(client_id)
+    if channel not in MessageChannel.values or sender_role not in SenderRole.values:
+        raise DomainError("invalid_message", "Unknown channel or sender role.")
+    with transaction.atomic():
+        conversation = (
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("data_key", "enrolment__participant__data_key")
+            .filter(pk=conversation_id)
+            .first()
+        )
+        if conversation is None:
+            raise NotFound("not_found", "No such conversation.")
+        existing = (
+            Message.objects.filter(conversation=conversation, client_id=client_id)
+            .select_related("sender")
+            .first()
+        )
+        if existing is not None:
+            return PostedMessage(existing, message_payload(existing, conversation), created=False)
+        now = timezone.now()
+        message_id = uuid.uuid4()
+        message = Message(
+            id=message_id,
+            conversation=conversation,
+            seq=conversation.last_seq + 1,
+            sender=sender,
+            sender_role=sender_role,
+            channel=channel,
+            body_ciphertext=encrypt(
+                data_key=conversation.data_key, plaintext=body, ref=message_ref(message_id)
+            ),
+            client_id=client_id,
+            created_at=now,
+        )
+        message.save(force_insert=True)
+        Conversation.objects.filter(pk=conversation.pk).update(
+            last_seq=message.seq, last_message_at=now
+        )
+        conversation.last_seq = message.seq
+        payload = message_payload(message, conversation, body=body)
+        if _recipient_reads_sms(conversation, sender_role):
+            outbox = SmsOutbox.objects.create(message=message)
+            transaction.on_commit(lambda: _enqueue_sms(outbox.pk))
+        transaction.on_commit(lambda: events.message_posted(conversation.pk, payload))
+    return PostedMessage(message, payload, created=True)
+
+
+def _enqueue_sms(outbox_id: int) -> None:
+    from messaging.tasks import deliver_sms
+
+    deliver_sms.delay(outbox_id)
+
+
+def mark_read(*, conversation: Conversation, user: User, seq: int) -> int:
+    """Move the user's read marker forward to `seq` (never back, never past the last message).
+    Returns the marker's position."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or seq < 0:
+        raise DomainError("invalid_seq", "seq must be a whole number, 0 or more.")
+    with transaction.atomic():
+        last_seq = Conversation.objects.values_list("last_seq", flat=True).get(pk=conversation.pk)
+        target = min(seq, last_seq)
+        marker, _ = ReadMarker.objects.get_or_create(conversation=conversation, user=user)
+        moved = ReadMarker.objects.filter(pk=marker.pk, seq__lt=target).update(seq=target)
+        if moved:
+            transaction.on_commit(lambda: events.read_moved(conversation.pk, target, user.pk))
+            return target
+        return ReadMarker.objects.values_list("seq", flat=True).get(pk=marker.pk)
+
+
+def note_ref(note_id: uuid.UUID) -> FieldRef:
+    return FieldRef(table="messaging_casenote", row=str(note_id), field="body")
+
+
+def add_case_note(*, conversation: Conversation, author: User, body: str) -> CaseNote:
+    from audit.services import record
+
+    body = validate_body(body)
+    with transaction.atomic():
+        note_id = uuid.uuid4()
+        note = CaseNote(
+            id=note_id,
+            conversation=conversation,
+            author=author,
+            body_ciphertext=encrypt(
+                data_key=conversation.data_key, plaintext=body, ref=note_ref(note_id)
+            ),
+        )
+        note.save(force_insert=True)
+        record(
+            action="case_note.created",
+            actor=author,
+            target=note,
+            details={"conversation": str(conversation.pk)},
+        )
+    return note
