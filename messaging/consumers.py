@@ -214,9 +214,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict):
             await self.send_error("invalid_frame", "A frame is a JSON object with a type.")
             return
-        handler = (
-            self.handlers.get(frame.get("type")) if isinstance(frame.get("type"), str) else None
-        )
+        frame_type = frame.get("type")
+        handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
             await self.send_error("unknown_type", "Frame types: send, sync, read, ping.")
             return
