@@ -19,7 +19,7 @@ PEERLINK_INDEX_KEY = PEERLINK_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAw
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
-CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_URL = "memory://localhost/"
 
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

@@ -9,6 +9,8 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from messaging.models import MessageChannel, SenderRole
+from messaging.services import open_conversation, post_message
 from people.models import Channel, User
 from programmes import services
 from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
@@ -35,6 +37,11 @@ PARTICIPANTS = (
     ("Rowan Demo", "+17805550107", "en", "edmonton", Channel.WEB),
     ("Skyler Demo", "+14035550108", "fr", "calgary", Channel.SMS),
 )
+
+DEMO_GREETING = (
+    "Hi, I'm your peer supporter. I've been where you are. How are the first days at home going?"
+)
+DEMO_REPLY = "Thanks for reaching out. Some days are better than others."
 
 CRISIS = {
     "en": "If you are in danger now, call 911. For crisis support any time, call or text 988.",
@@ -117,10 +124,24 @@ class Command(BaseCommand):
 
     @staticmethod
     def _assign(enrolment: Enrolment, peer: User, by: User) -> None:
-        if enrolment.arm.peer_support:
-            services.assign_peer_supporter(
-                enrolment=enrolment,
-                peer_supporter=peer,
-                assigned_by=by,
-                reason=HandoffReason.INITIAL,
+        if not enrolment.arm.peer_support:
+            return
+        services.assign_peer_supporter(
+            enrolment=enrolment, peer_supporter=peer, assigned_by=by, reason=HandoffReason.INITIAL
+        )
+        conversation = open_conversation(enrolment=enrolment)
+        assert conversation is not None
+        participant = enrolment.participant
+        opening = (
+            (peer, SenderRole.PEER_SUPPORTER, MessageChannel.WEB, DEMO_GREETING),
+            (participant.user, SenderRole.PARTICIPANT, participant.preferred_channel, DEMO_REPLY),
+        )
+        for number, (sender, role, channel, body) in enumerate(opening):
+            post_message(
+                conversation_id=conversation.pk,
+                sender=sender,
+                sender_role=role,
+                channel=channel,
+                body=body,
+                client_id=f"demo-{number}",
             )
