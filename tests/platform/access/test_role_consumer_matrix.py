@@ -37,9 +37,9 @@ EXPECTED: dict[str, dict[str, str]] = {
         "admin": "error:not_found",
     },
     "read": {
-        "service_user": "none",
-        "own_peer": "none",
-        "supervisor": "none",
+        "service_user": "read",
+        "own_peer": "read",
+        "supervisor": "error:read_only",
         "other_peer": "error:not_found",
         "evaluator": "error:not_found",
         "admin": "error:not_found",
