@@ -40,8 +40,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy platform messaging scheduling outcomes
 
+# Every benchmark with its baseline (docs/performance.md). BENCH_ARGS=--quick for a short run;
+# BENCH_ARGS=chat for one benchmark. The chat benchmark starts its own PostgreSQL and Redis.
 bench: install
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var

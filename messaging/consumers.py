@@ -2,6 +2,20 @@
 
 Thin: it parses and checks frames, then calls services and selectors. A frame that is wrong
 in any way gets an `error` frame with a code, writes nothing, and leaves the socket open.
+
+For client authors:
+
+- Every frame gets exactly one answer: `send` an `ack` (or `error`), `sync` its `message`
+  frames and then `synced` {conversation, last_seq}, `read` a `read` frame with where the
+  marker now stands, `ping` a `pong`. Errors carry the frame's `client_id` when it had one.
+- The socket is open only once it follows its conversations; an `ack` means committed.
+- Live `message` frames are a doorbell and may be lost (the channel layer drops under load).
+  Messages have a per-conversation `seq` without gaps, from 1. Keep, per conversation, the
+  highest seq below which you have seen every message; `sync` from it when the socket opens
+  (and after every reconnect) and whenever a `message` arrives whose seq is more than one
+  above it. Apply messages by id (idempotent): a sync may repeat what you already have.
+- Unacknowledged sends are resent with the same `client_id`; the server stores one message
+  and acknowledges the resend with it.
 """
 
 from __future__ import annotations
@@ -20,12 +34,16 @@ from audit.services import record
 from messaging import selectors, services
 from messaging.events import conversation_group, team_alerts_group, user_group
 from messaging.models import MessageChannel, SenderRole
+from messaging.ws_auth import CLOSE_UNAUTHENTICATED, refuse, signed_in
 from peerlink.errors import DomainError
 from people.models import User
 from programmes.models import Role, StaffRole, Team
 
-CLOSE_UNAUTHENTICATED = 4401
-MAX_FRAME_CHARS = 16_384
+# Room for the longest legal `send`: a 4,000-character body in which every character is an
+# escaped surrogate pair ("\ud83d\ude00", 12 characters each), plus an escaped client id.
+MAX_FRAME_CHARS = 65_536
+# Sequence numbers are stored as 64-bit integers; anything larger is not a sequence number.
+MAX_SEQ = 2**63 - 1
 
 
 class FrameError(Exception):
@@ -64,12 +82,29 @@ def _conversation_id(frame: dict[str, Any]) -> str:
 
 def _whole_number(frame: dict[str, Any], name: str) -> int:
     value = frame.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SEQ:
         raise FrameError("invalid_frame", f"{name} must be a whole number, 0 or more.")
     return value
 
 
-NOT_FOUND = FrameError("not_found", "No such conversation.")
+def _is_unicode_text(frame: dict[str, Any]) -> bool:
+    """JSON escapes can spell lone surrogates ("\\ud83d"), which are no text at all: they
+    cannot be encrypted, stored or sent on."""
+    try:
+        json.dumps(frame, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _not_found() -> FrameError:
+    # A fresh exception each time: re-raising one shared instance grows its traceback on
+    # every raise and keeps every frame's locals (users, message bodies) alive for good.
+    return FrameError("not_found", "No such conversation.")
+
+
+def _read_only() -> FrameError:
+    return FrameError("read_only", "You may read this conversation but not write in it.")
 
 
 def _sender_role(user: User, conversation: Any) -> str:
@@ -82,9 +117,9 @@ def _sender_role(user: User, conversation: Any) -> str:
 def _post(user: User, conversation_id: str, client_id: str, body: str) -> dict[str, Any]:
     conversation = selectors.readable_conversation(user, conversation_id)
     if conversation is None:
-        raise NOT_FOUND
+        raise _not_found()
     if not selectors.may_post(user, conversation):
-        raise FrameError("read_only", "You may read this conversation but not write in it.")
+        raise _read_only()
     posted = services.post_message(
         conversation_id=conversation.pk,
         sender=user,
@@ -100,7 +135,7 @@ def _post(user: User, conversation_id: str, client_id: str, body: str) -> dict[s
 def _sync(user: User, conversation_id: str, after_seq: int) -> tuple[list[dict[str, Any]], int]:
     conversation = selectors.readable_conversation(user, conversation_id)
     if conversation is None:
-        raise NOT_FOUND
+        raise _not_found()
     if not selectors.may_post(user, conversation):
         # A supervisor reviewing a conversation: every such read is audited.
         record(
@@ -121,11 +156,15 @@ def _sync(user: User, conversation_id: str, after_seq: int) -> tuple[list[dict[s
 
 
 @database_sync_to_async
-def _read(user: User, conversation_id: str, seq: int) -> None:
+def _read(user: User, conversation_id: str, seq: int) -> int:
+    """Move the user's read marker; returns where it stands. Read markers are for members:
+    a supervisor's review is audited by `sync`, and must not show up as a read receipt."""
     conversation = selectors.readable_conversation(user, conversation_id)
     if conversation is None:
-        raise NOT_FOUND
-    services.mark_read(conversation=conversation, user=user, seq=seq)
+        raise _not_found()
+    if not selectors.may_post(user, conversation):
+        raise _read_only()
+    return services.mark_read(conversation=conversation, user=user, seq=seq)
 
 
 @database_sync_to_async
@@ -142,21 +181,38 @@ class ChatConsumer(AsyncWebsocketConsumer):
     conversations: set[uuid.UUID]
     teams: set[int]
     budget: FrameBudget
+    # Where this socket last told its client its own read marker stands, per conversation:
+    # the group's echo of the same move is not sent twice.
+    own_reads: dict[str, int]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if not signed_in(scope):
+            # Refused before Channels makes a channel-layer channel for the socket: a socket
+            # that is not signed in costs no layer resources (on Redis: a connection and a
+            # blocking pop), however many of them a client opens.
+            await refuse(receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        await self.accept()
-        if user is None or not user.is_authenticated:
+        if user is None or not user.is_authenticated:  # never reached: see __call__
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
         self.conversations = set()
         self.teams = set()
+        self.own_reads = {}
         self.budget = FrameBudget(
             per_second=settings.WS_FRAMES_PER_SECOND, burst=settings.WS_FRAME_BURST
         )
+        # Subscribe before accepting: once the client sees the socket open, every message
+        # posted from then on is delivered live (the user group first, so that a caseload
+        # change racing with the subscription query is not missed either).
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self._refresh_subscriptions()
+        await self.accept()
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
@@ -214,6 +270,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame, dict):
             await self.send_error("invalid_frame", "A frame is a JSON object with a type.")
             return
+        if not _is_unicode_text(frame):
+            await self.send_error("invalid_frame", "Frames hold Unicode text only.")
+            return
         frame_type = frame.get("type")
         handler = self.handlers.get(frame_type) if isinstance(frame_type, str) else None
         if handler is None:
@@ -248,7 +307,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
         )
 
     async def on_read(self, frame: dict[str, Any]) -> None:
-        await _read(self.user, _conversation_id(frame), _whole_number(frame, "seq"))
+        conversation_id = _conversation_id(frame)
+        position = await _read(self.user, conversation_id, _whole_number(frame, "seq"))
+        # Answer with where the marker stands (it never moves back); the user's other sockets
+        # and the other members hear of a move through the conversation's group.
+        key = str(uuid.UUID(conversation_id))
+        self.own_reads[key] = max(position, self.own_reads.get(key, 0))
+        await self.send_json(
+            {"type": "read", "conversation": key, "seq": position, "by": self.user.pk}
+        )
 
     async def on_ping(self, frame: dict[str, Any]) -> None:
         await self.send_json({"type": "pong"})
@@ -268,15 +335,20 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "message", "message": message})
 
     async def chat_read(self, event: dict[str, Any]) -> None:
-        if uuid.UUID(event["conversation"]) in self.conversations:
-            await self.send_json(
-                {
-                    "type": "read",
-                    "conversation": event["conversation"],
-                    "seq": event["seq"],
-                    "by": event["by"],
-                }
-            )
+        if uuid.UUID(event["conversation"]) not in self.conversations:
+            return
+        if event["by"] == self.user.pk and event["seq"] <= self.own_reads.get(
+            event["conversation"], -1
+        ):
+            return  # this socket made the move and has already answered it
+        await self.send_json(
+            {
+                "type": "read",
+                "conversation": event["conversation"],
+                "seq": event["seq"],
+                "by": event["by"],
+            }
+        )
 
     async def caseload_changed(self, event: dict[str, Any]) -> None:
         await self._refresh_subscriptions()

@@ -52,3 +52,9 @@ def read_moved(conversation_id: uuid.UUID, seq: int, by: int) -> None:
 def caseload_changed(user_ids: Iterable[int]) -> None:
     for user_id in set(user_ids):
         _group_send(user_group(user_id), {"type": "caseload.changed"})
+
+
+def alert_raised(team_id: int, alert: dict[str, Any]) -> None:
+    """Ring the team's supervisors' sockets (an `alert` frame each). The alert carries ids and
+    codes only; a socket fetches the details over the API, where each read is authorised."""
+    _group_send(team_alerts_group(team_id), {"type": "alert.raised", "alert": alert})

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from access.permissions import has_role
 from encryption.models import DataKeyPurpose
 from encryption.services import FieldRef, create_data_key, encrypt
 from messaging import events
@@ -19,13 +20,14 @@ from messaging.models import (
     Message,
     MessageChannel,
     ReadMarker,
+    SavedReply,
     SenderRole,
     SmsOutbox,
 )
 from messaging.selectors import message_payload, message_ref
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, User
-from programmes.models import Enrolment
+from programmes.models import Enrolment, Programme, Role
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 80
@@ -57,6 +59,11 @@ def validate_body(body: object) -> str:
         raise DomainError("empty_body", "A message needs some text.")
     if len(body) > MAX_BODY_CHARS:
         raise DomainError("body_too_long", f"A message holds at most {MAX_BODY_CHARS} characters.")
+    try:
+        body.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates (JSON can spell them) are not text: they can't be stored or sent.
+        raise DomainError("invalid_body", "A message must be Unicode text.") from None
     return body
 
 
@@ -189,3 +196,59 @@ def add_case_note(*, conversation: Conversation, author: User, body: str) -> Cas
             details={"conversation": str(conversation.pk)},
         )
     return note
+
+
+SAVED_REPLY_TITLE_CHARS = 120
+
+
+def create_saved_reply(
+    *,
+    programme: Programme,
+    author: User,
+    title: str,
+    body: str,
+    language: str,
+    shared: bool,
+) -> SavedReply:
+    """A peer supporter's own reply (`shared` false), or a programme-wide one written by a
+    supervisor or programme admin (`shared` true)."""
+    if shared and not has_role(author, programme, Role.SUPERVISOR, Role.ADMIN):
+        raise DomainError(
+            "forbidden",
+            "Only supervisors and programme admins write shared replies.",
+            http_status=403,
+        )
+    if not shared and not has_role(author, programme, Role.PEER_SUPPORTER):
+        raise DomainError(
+            "forbidden", "Only peer supporters keep their own replies.", http_status=403
+        )
+    if not isinstance(title, str) or not title.strip() or len(title) > SAVED_REPLY_TITLE_CHARS:
+        raise DomainError(
+            "invalid_title", f"A title holds 1 to {SAVED_REPLY_TITLE_CHARS} characters."
+        )
+    body = validate_body(body)
+    if language not in (programme.languages or []):
+        raise DomainError("invalid_language", "The programme does not offer this language.")
+    with transaction.atomic():
+        return SavedReply.objects.create(
+            programme=programme,
+            peer_supporter=None if shared else author,
+            title=title,
+            body=body,
+            language=language,
+        )
+
+
+def delete_saved_reply(*, reply: SavedReply, by: User) -> None:
+    """Owners delete their own replies; supervisors and admins of the programme delete shared
+    ones."""
+    if reply.peer_supporter_id is None:
+        allowed = has_role(by, reply.programme, Role.SUPERVISOR, Role.ADMIN)
+    else:
+        allowed = reply.peer_supporter_id == by.pk
+    if not allowed:
+        raise DomainError(
+            "forbidden", "Your role does not allow deleting this reply.", http_status=403
+        )
+    with transaction.atomic():
+        SavedReply.objects.filter(pk=reply.pk).delete()

@@ -16,6 +16,8 @@ from django.http.request import validate_host
 
 from access.services import consume_ws_ticket
 
+CLOSE_UNAUTHENTICATED = 4401
+
 
 def _header(scope: dict[str, Any], name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
@@ -41,7 +43,10 @@ class TicketOrOriginCheckedSession(BaseMiddleware):
         scope = dict(scope)
         if tickets:
             user = await database_sync_to_async(consume_ws_ticket)(ticket=tickets[0])
-            scope["user"] = user if user is not None else AnonymousUser()
+            # A user deactivated since the ticket was issued is refused, as the session
+            # backend refuses them.
+            active = user is not None and user.is_active
+            scope["user"] = user if active else AnonymousUser()
             scope["auth_method"] = "ticket"
         elif not origin_allowed(scope):
             scope["user"] = AnonymousUser()
@@ -49,6 +54,23 @@ class TicketOrOriginCheckedSession(BaseMiddleware):
         else:
             scope["auth_method"] = "session"
         return await super().__call__(scope, receive, send)
+
+
+def signed_in(scope: dict[str, Any]) -> bool:
+    user = scope.get("user")
+    return user is not None and bool(user.is_authenticated)
+
+
+async def refuse(receive: Any, send: Any) -> None:
+    """Speak just enough ASGI to close with 4401: the handshake is accepted first, since a
+    close code reaches the client only on an accepted socket; then wait for the client to go."""
+    while True:
+        message = await receive()
+        if message["type"] == "websocket.connect":
+            await send({"type": "websocket.accept"})
+            await send({"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED})
+        elif message["type"] == "websocket.disconnect":
+            return
 
 
 def websocket_auth(inner: Any) -> Any:

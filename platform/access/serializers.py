@@ -5,6 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from people.models import User
+from people.selectors import staff_display_name
 from programmes.models import StaffRole
 
 
@@ -61,7 +62,7 @@ def me_payload(user: User) -> dict[str, Any]:
     return {
         "id": user.id,
         "kind": "staff",
-        "display_name": user.get_full_name() or user.get_username(),
+        "display_name": staff_display_name(user),
         "roles": [{"programme": r.programme.slug, "role": r.role} for r in roles],
         "participant_id": None,
     }

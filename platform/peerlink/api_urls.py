@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from access import api as access
+from messaging import api as messaging
 from programmes import api as programmes
 
 urlpatterns = [
@@ -34,5 +35,27 @@ urlpatterns = [
         "enrolments/<uuid:enrolment_id>/assignments/",
         programmes.AssignmentView.as_view(),
         name="enrolment-assignments",
+    ),
+    path("conversations/", messaging.ConversationListView.as_view(), name="conversation-list"),
+    path(
+        "conversations/<uuid:conversation_id>/messages/",
+        messaging.MessageHistoryView.as_view(),
+        name="conversation-messages",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/read/",
+        messaging.MarkReadView.as_view(),
+        name="conversation-read",
+    ),
+    path(
+        "conversations/<uuid:conversation_id>/notes/",
+        messaging.CaseNoteListView.as_view(),
+        name="conversation-notes",
+    ),
+    path("saved-replies/", messaging.SavedReplyListView.as_view(), name="saved-reply-list"),
+    path(
+        "saved-replies/<int:reply_id>/",
+        messaging.SavedReplyDetailView.as_view(),
+        name="saved-reply-detail",
     ),
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from encryption.services import decrypt
-from people.models import ConsentKind, ConsentRecord, Participant
+from people.models import ConsentKind, ConsentRecord, Participant, User
 from people.services import participant_field_ref
 
 
@@ -29,6 +29,11 @@ def participant_profile(participant: Participant) -> ParticipantProfile:
             ref=participant_field_ref(participant.id, "phone"),
         ),
     )
+
+
+def staff_display_name(user: User) -> str:
+    """How staff appear to others: first name (peer supporters often give only that)."""
+    return user.first_name or user.get_username()
 
 
 def mask_phone(e164: str) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 from rest_framework import serializers
 
 from people.models import Channel, User
-from people.selectors import mask_phone, participant_profile
+from people.selectors import mask_phone, participant_profile, staff_display_name
 from programmes.models import CaseloadAssignment, Enrolment, HandoffReason, Programme, Role
 
 
@@ -58,7 +58,7 @@ class AssignSerializer(serializers.Serializer[Any]):
 
 
 def staff_summary(user: User) -> dict[str, Any]:
-    return {"id": user.id, "display_name": user.get_full_name() or user.get_username()}
+    return {"id": user.id, "display_name": staff_display_name(user)}
 
 
 def enrolment_payload(enrolment: Enrolment, *, viewer_roles: set[str]) -> dict[str, Any]:

@@ -76,7 +76,13 @@ def test_the_body_is_stored_encrypted(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    ("body", "code"), [("", "empty_body"), ("   \n", "empty_body"), ("x" * 4001, "body_too_long")]
+    ("body", "code"),
+    [
+        ("", "empty_body"),
+        ("   \n", "empty_body"),
+        ("x" * 4001, "body_too_long"),
+        ("lone \ud800 surrogate", "invalid_body"),
+    ],
 )
 def test_bad_bodies_are_refused_and_write_nothing(world: World, body: str, code: str) -> None:
     conversation = Conversation.objects.get(enrolment=world.own)

@@ -70,6 +70,45 @@ def _handoff_body(world: World) -> dict[str, Any]:
     return {"peer_supporter": fresh.id, "reason": "leave"}
 
 
+def _conversation_id(world: World) -> str:
+    from messaging.models import Conversation
+
+    return str(Conversation.objects.get(enrolment=world.own).id)
+
+
+def _shared_reply_path(world: World) -> str:
+    from messaging.services import create_saved_reply
+
+    reply = create_saved_reply(
+        programme=world.programme,
+        author=world.supervisor,
+        title="Welcome",
+        body="Hello",
+        language="en",
+        shared=True,
+    )
+    return f"/api/v1/saved-replies/{reply.id}/"
+
+
+def conversation_member(own: int) -> dict[str, int]:
+    """A conversation of `world.own`: its person and peer take part, the team's supervisor
+    reads (audited); nobody else may know it exists."""
+    return {
+        "anonymous": 403,
+        "service_user": own,
+        "other_peer": 404,
+        "own_peer": own,
+        "supervisor": own,
+        "evaluator": 404,
+        "admin": 404,
+    }
+
+
+def case_notes(own: int) -> dict[str, int]:
+    """Case notes of `world.own`: its peer and the team's supervisor only, never the person."""
+    return {**casework(own), "admin": 404}
+
+
 MATRIX: dict[tuple[str, str], Case] = {
     ("healthz", "GET"): Case("GET", lambda w: "/healthz", everyone(200)),
     ("readyz", "GET"): Case("GET", lambda w: "/readyz", everyone(200)),
@@ -136,6 +175,43 @@ MATRIX: dict[tuple[str, str], Case] = {
         {**casework(201), "own_peer": 403},
         _handoff_body,
     ),
+    ("conversation-list", "GET"): Case("GET", lambda w: "/api/v1/conversations/", signed_in(200)),
+    ("conversation-messages", "GET"): Case(
+        "GET",
+        lambda w: f"/api/v1/conversations/{_conversation_id(w)}/messages/",
+        conversation_member(200),
+    ),
+    ("conversation-read", "POST"): Case(
+        "POST",
+        lambda w: f"/api/v1/conversations/{_conversation_id(w)}/read/",
+        {**conversation_member(200), "supervisor": 403},
+        lambda w: {"seq": 0},
+    ),
+    ("conversation-notes", "GET"): Case(
+        "GET", lambda w: f"/api/v1/conversations/{_conversation_id(w)}/notes/", case_notes(200)
+    ),
+    ("conversation-notes", "POST"): Case(
+        "POST",
+        lambda w: f"/api/v1/conversations/{_conversation_id(w)}/notes/",
+        case_notes(201),
+        lambda w: {"body": "Talked about the weekend plan."},
+    ),
+    ("saved-reply-list", "GET"): Case(
+        "GET",
+        lambda w: f"/api/v1/saved-replies/?programme={w.programme.slug}",
+        {**staff(200), "evaluator": 403},
+    ),
+    ("saved-reply-list", "POST"): Case(
+        "POST",
+        lambda w: "/api/v1/saved-replies/",
+        {**staff(403), "own_peer": 201, "other_peer": 201},
+        lambda w: {"programme": w.programme.slug, "title": "Check in", "body": "How are you?"},
+    ),
+    ("saved-reply-detail", "DELETE"): Case(
+        "DELETE",
+        _shared_reply_path,
+        {**staff(403), "supervisor": 204, "admin": 204},
+    ),
 }
 
 
@@ -193,6 +269,8 @@ def test_role_gets_expected_status(world: World, endpoint: tuple[str, str], role
         client.force_login(user)
     if case.method == "GET":
         response = client.get(case.path(world))
+    elif case.method == "DELETE":
+        response = client.delete(case.path(world))
     else:
         response = client.post(case.path(world), case.body(world), content_type="application/json")
     assert response.status_code == case.expected[role], response.content[:300]

@@ -1,0 +1,179 @@
+"""A live peerlink ASGI server for end-to-end tests: the real uvicorn process, run as
+deploy/Procfile runs it, with the production settings, in front of the real PostgreSQL and
+Redis servers the suite starts (tests/support/services.py).
+
+The server, its migrations and the world it serves all run in subprocesses configured only
+through the environment, as a deployment is (README, Configuration); the test talks to the
+server only over the network (WebSocket, and psycopg to check what was stored).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.support import services
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+STEP_TIMEOUT = 120  # migrate on a fresh database is the slowest step
+
+
+@dataclass
+class AsgiServer:
+    port: int
+    database_url: str
+    env: dict[str, str]
+    log: Path
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def run_script(self, *args: str) -> object:
+        """Run tests/e2e/e2e_world.py with the server's environment; its JSON output."""
+        result = subprocess.run(
+            [sys.executable, str(HERE / "e2e_world.py"), *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr[-4000:]
+        return json.loads(result.stdout.strip().splitlines()[-1])
+
+    def tickets(self, *user_ids: int) -> dict[int, str]:
+        issued = self.run_script("tickets", *map(str, user_ids))
+        assert isinstance(issued, dict)
+        return {int(pk): ticket for pk, ticket in issued.items()}
+
+    def server_log(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+
+def _key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _create_database(server: services.PostgresServer) -> str:
+    name = f"e2e_{secrets.token_hex(4)}"
+    with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return name
+
+
+def _drop_database(server: services.PostgresServer, name: str) -> None:
+    with (
+        contextlib.suppress(psycopg.Error),
+        psycopg.connect(server.url("postgres"), autocommit=True) as conn,
+    ):
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def asgi_server(
+    postgres_server: services.PostgresServer, redis_server: services.RedisServer
+) -> Iterator[AsgiServer]:
+    database = _create_database(postgres_server)
+    database_url = postgres_server.url(database)
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PEERLINK_", "DJANGO_", "TWILIO_", "CHANNEL_"))
+        and key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SMS_BACKEND"}
+    }
+    env.update(
+        {
+            # Named explicitly: see tests/e2e/test_server_profile.py for PEERLINK_ENV alone.
+            "DJANGO_SETTINGS_MODULE": "peerlink.settings.production",
+            "PEERLINK_ENV": "production",
+            "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_server.url,
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "PEERLINK_PUBLIC_URL": "http://127.0.0.1",
+            "PEERLINK_KEYRING": f"1:{_key()}",
+            "PEERLINK_INDEX_KEY": _key(),
+            "CHANNEL_LAYER_ENCRYPTION_KEY": secrets.token_urlsafe(32),
+            # Nothing here should text anyone; if something tried, it stays in memory.
+            "SMS_BACKEND": "messaging.sms.MemorySmsBackend",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    folder = Path(tempfile.mkdtemp(prefix="peerlink-e2e-"))
+    log = folder / "server.log"
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        assert migrate.returncode == 0, migrate.stderr[-4000:]
+        port = services.free_port()
+        with log.open("wb") as out:
+            process = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "peerlink.asgi:application",
+                    "--app-dir",
+                    "platform",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--log-level",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        server = AsgiServer(port=port, database_url=database_url, env=env, log=log)
+        try:
+            services._wait_for_port(port, timeout=60, process=process)  # type: ignore[arg-type]
+        except RuntimeError as exc:
+            raise AssertionError(f"{exc}\n{server.server_log()}") from None
+        yield server
+    finally:
+        if process is not None:
+            _stop(process)
+        _drop_database(postgres_server, database)
+        with contextlib.suppress(OSError):
+            for path in folder.iterdir():
+                path.unlink()
+            folder.rmdir()

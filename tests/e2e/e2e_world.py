@@ -1,0 +1,66 @@
+"""Run with the live server's settings and environment, against its database.
+
+    python tests/e2e/e2e_world.py world NAME N  -> JSON: a new conversation and its members
+    python tests/e2e/e2e_world.py tickets ID... -> JSON: a fresh WebSocket ticket per user id
+
+A separate process (not the test process's ORM), so that pytest-django's own database set-up is
+left alone and the server reads exactly what this wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
+
+import django  # noqa: E402
+
+django.setup()
+
+from access.services import issue_ws_ticket  # noqa: E402
+from messaging.models import Conversation  # noqa: E402
+from people.models import Channel, User  # noqa: E402
+from programmes import services  # noqa: E402
+from programmes.models import HandoffReason, Role  # noqa: E402
+from tests.support.factories import enrol, make_programme, make_staff  # noqa: E402
+
+PEER_SUPPORT_ONLY = (services.ArmSpec("peer_support", "Peer support", True, False, False),)
+
+
+def world(name: str, number: int) -> dict[str, object]:
+    """A programme of its own (every arm with peer support, so that the first enrolment has a
+    conversation) with one peer supporter and one web service user."""
+    programme = make_programme(name, arms=PEER_SUPPORT_ONLY)
+    admin = make_staff(programme, Role.ADMIN, f"{name}-admin")
+    peer = make_staff(programme, Role.PEER_SUPPORTER, f"{name}-peer")
+    enrolment = enrol(
+        programme,
+        by=admin,
+        name="Web Chat Person",
+        channel=Channel.WEB,
+        phone=f"+120455501{number:02d}",  # fictional; not an area code the factories use
+    )
+    services.assign_peer_supporter(
+        enrolment=enrolment, peer_supporter=peer, assigned_by=admin, reason=HandoffReason.INITIAL
+    )
+    conversation = Conversation.objects.get(enrolment=enrolment)
+    return {
+        "conversation": str(conversation.pk),
+        "peer": peer.pk,
+        "participant": enrolment.participant.user_id,
+    }
+
+
+def tickets(user_ids: list[int]) -> dict[str, str]:
+    return {str(pk): issue_ws_ticket(user=User.objects.get(pk=pk)) for pk in user_ids}
+
+
+if __name__ == "__main__":
+    command, *args = sys.argv[1:]
+    if command == "world":
+        print(json.dumps(world(args[0], int(args[1]))))
+    else:
+        print(json.dumps(tickets([int(a) for a in args])))
