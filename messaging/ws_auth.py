@@ -30,8 +30,10 @@ def origin_allowed(scope: dict[str, Any]) -> bool:
     origin = _header(scope, b"origin")
     if not origin:
         return False
-    host = urlparse(origin).hostname
-    return host is not None and validate_host(host, settings.ALLOWED_HOSTS)
+    parsed = urlparse(origin)
+    if parsed.scheme not in settings.WS_ALLOWED_ORIGIN_SCHEMES or parsed.hostname is None:
+        return False
+    return validate_host(parsed.hostname, settings.ALLOWED_HOSTS)
 
 
 class TicketOrOriginCheckedSession(BaseMiddleware):

@@ -107,7 +107,7 @@ def postable_conversation_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
     if not user.is_authenticated:
         return Enrolment.objects.none()
     return Enrolment.objects.filter(
-        Q(participant__user=user)
+        Q(participant__user=user, status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED])
         | Q(assignments__peer_supporter=user, assignments__ended_at__isnull=True)
     ).distinct()
 

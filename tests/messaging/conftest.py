@@ -136,13 +136,9 @@ async def sockets(transactional_db: None, channel_layer_backend: str) -> AsyncIt
 async def connect(sockets: Sockets) -> Connect:
     """Open an authenticated socket for a user (by a fresh single-use ticket)."""
 
-    async def open_socket(
-        user: Any, *, expect_connected: bool = True, output_limit: int | None = None
-    ) -> WebsocketCommunicator:
+    async def open_socket(user: Any, *, output_limit: int | None = None) -> WebsocketCommunicator:
         ticket = await database_sync_to_async(issue_ws_ticket)(user=user)
-        communicator = await sockets.open(f"/ws/?ticket={ticket}", output_limit=output_limit)
-        assert expect_connected
-        return communicator
+        return await sockets.open(f"/ws/?ticket={ticket}", output_limit=output_limit)
 
     return open_socket
 

@@ -158,6 +158,8 @@ PEERLINK_INDEX_KEY = os.environ.get("PEERLINK_INDEX_KEY", "")
 LOGIN_CODE_TTL_SECONDS = 600
 LOGIN_CODE_MAX_ATTEMPTS = 5
 WS_TICKET_TTL_SECONDS = 60
+# Pages whose session cookie may open a WebSocket: our hosts, over these schemes.
+WS_ALLOWED_ORIGIN_SCHEMES = ["http", "https"]
 # Frames one socket may send: a steady rate and a burst (DESIGN.md §5).
 WS_FRAMES_PER_SECOND = float(os.environ.get("PEERLINK_WS_FRAMES_PER_SECOND", "10"))
 WS_FRAME_BURST = int(os.environ.get("PEERLINK_WS_FRAME_BURST", "30"))

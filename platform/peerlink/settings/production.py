@@ -41,7 +41,18 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
             # Several hosts shard the layer; payloads are encrypted with the symmetric keys.
-            "hosts": [h for h in _redis_hosts if h],
+            # socket_timeout None: redis-py 8 defaults to 5 s, the same as channels_redis's
+            # blocking pop, which drops idle sockets (django/channels_redis#422). A larger pool:
+            # hundreds of sockets make more concurrent layer calls than the default allows.
+            "hosts": [
+                {
+                    "address": h,
+                    "socket_timeout": None,
+                    "max_connections": int(os.environ.get("CHANNEL_REDIS_MAX_CONNECTIONS", "1000")),
+                }
+                for h in _redis_hosts
+                if h
+            ],
             "symmetric_encryption_keys": [_required("CHANNEL_LAYER_ENCRYPTION_KEY")],
             "capacity": 1500,
             "expiry": 30,
@@ -54,6 +65,7 @@ CACHES = {
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.TwilioSmsBackend")
 
+WS_ALLOWED_ORIGIN_SCHEMES = ["https"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SECURE_SSL_REDIRECT", "1") == "1"
 # Probes call the pod over plain HTTP.
