@@ -53,17 +53,18 @@ GOAL_RELAY_SHARE = 0.5
 
 
 STARTED = time.monotonic()
+VERBOSE = os.environ.get("PEERLINK_BENCH_VERBOSE") == "1"  # the load generator's progress
 
 
 def log(text: str) -> None:
     print(f"[chat {time.monotonic() - STARTED:5.0f}s] {text}", file=sys.stderr, flush=True)
 
 
-def stop_process(process: subprocess.Popen[Any]) -> None:
+def stop_process(process: subprocess.Popen[Any], grace: float = 10) -> None:
     if process.poll() is None:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=grace)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
@@ -164,7 +165,8 @@ def asgi_server(
             raise RuntimeError(f"{exc}\n{log_path.read_text(errors='replace')[-3000:]}") from None
         yield port, process.pid
     finally:
-        stop_process(process)
+        # A server with a backlog may take long to shut down gracefully; its work is done.
+        stop_process(process, grace=3)
 
 
 @contextlib.contextmanager
@@ -200,7 +202,7 @@ def run_load(job: dict[str, Any], folder: Path, timeout: float, server_log: Path
         [PY, str(HELPERS / "chatbench_load.py"), str(job_file)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=None if VERBOSE else subprocess.PIPE,
         text=True,
     )
     try:
@@ -210,7 +212,7 @@ def run_load(job: dict[str, Any], folder: Path, timeout: float, server_log: Path
         job_file.unlink(missing_ok=True)
     if process.returncode != 0:
         raise RuntimeError(
-            f"load generator failed:\n{stderr[-3000:]}\nserver log:\n"
+            f"load generator failed:\n{(stderr or '')[-3000:]}\nserver log:\n"
             + server_log.read_text(errors="replace")[-5000:]
         )
     result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])

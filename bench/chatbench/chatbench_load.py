@@ -262,23 +262,33 @@ def summary(phase: Phase, *, window: float | None = None) -> dict[str, Any]:
     }
 
 
+def note(text: str) -> None:
+    print(f"[load {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
 async def run(job: dict[str, Any]) -> dict[str, Any]:
     load = Load(job)
     connect_seconds = await load.connect_all()
+    note(f"connected {len(load.sockets)} sockets in {connect_seconds:.1f} s")
     results: dict[str, Any] = {"sockets": len(load.sockets), "connect_seconds": connect_seconds}
     try:
         capacity = await load.closed_loop(
             "capacity", job["warm_seconds"], job["capacity_seconds"], job["in_flight"]
         )
+        note(f"capacity phase sent; {capacity.count} messages")
         await load.drain(capacity, job["drain_seconds"])
+        note("capacity phase drained")
         results["capacity"] = summary(capacity, window=job["capacity_seconds"])
         rate = await load.open_loop("rate", job["rate"], int(job["rate"] * job["rate_seconds"]))
+        note(f"rate phase sent {rate.count}")
         await load.drain(rate, job["drain_seconds"])
+        note("rate phase drained")
         planned = int(job["rate"] * job["rate_seconds"])
         results["rate"] = {"offered": job["rate"], "planned": planned, **summary(rate)}
         results["errors"] = load.errors
     finally:
         await load.close_all()
+        note("closed")
     return results
 
 

@@ -21,19 +21,30 @@ PEERLINK_BENCH_RELAY = os.environ.get("PEERLINK_BENCH_RELAY", "").lower() in {"1
 #   layer (sockets drop after 5 s of silence). A read timeout above 5 s keeps them alive.
 # - connection pools capped at 100 that fail at once when exhausted (MaxConnectionsError): with
 #   hundreds of sockets, concurrent group_add/group_send calls exceed 100 and kill consumers.
-CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [  # noqa: F405
-    {"address": host, "socket_timeout": 15, "max_connections": 10_000}
-    for host in CHANNEL_LAYERS["default"]["CONFIG"]["hosts"]  # noqa: F405
-]
+_layer = CHANNEL_LAYERS["default"]  # noqa: F405  (from production; not mutated in place)
+CHANNEL_LAYERS = {
+    "default": {
+        **_layer,
+        "CONFIG": {
+            **_layer["CONFIG"],
+            "hosts": [
+                {"address": host, "socket_timeout": 15, "max_connections": 10_000}
+                if isinstance(host, str)
+                else host
+                for host in _layer["CONFIG"]["hosts"]
+            ],
+        },
+    }
+}
 
 # `bench/chat.py --layer pubsub`: the same hosts and payload encryption on channels_redis's
 # pub/sub layer (at-most-once, like the layer the design already assumes), for comparison.
 if os.environ.get("PEERLINK_BENCH_LAYER") == "pubsub":
-    CHANNEL_LAYERS["default"] = {  # noqa: F405
+    CHANNEL_LAYERS["default"] = {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
-            "hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],  # noqa: F405
-            "symmetric_encryption_keys": CHANNEL_LAYERS["default"]["CONFIG"][  # noqa: F405
+            "hosts": CHANNEL_LAYERS["default"]["CONFIG"]["hosts"],
+            "symmetric_encryption_keys": CHANNEL_LAYERS["default"]["CONFIG"][
                 "symmetric_encryption_keys"
             ],
         },
