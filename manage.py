@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -13,8 +12,9 @@ def main() -> None:
     for folder in (root, root / "platform"):
         if str(folder) not in sys.path:
             sys.path.insert(1, str(folder))
-    env = os.environ.get("PEERLINK_ENV", "local")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", f"peerlink.settings.{env}")
+    from peerlink.env import use_profile_settings
+
+    use_profile_settings()
     from django.core.management import execute_from_command_line
 
     execute_from_command_line(sys.argv)

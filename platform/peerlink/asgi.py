@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerlink.settings.local")
+from peerlink.env import use_profile_settings
+
+use_profile_settings()
 
 django_asgi_app = get_asgi_application()
 

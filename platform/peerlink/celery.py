@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from celery import Celery
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerlink.settings.local")
+from peerlink.env import use_profile_settings
+
+use_profile_settings()
 
 app = Celery("peerlink")
 app.config_from_object("django.conf:settings", namespace="CELERY")

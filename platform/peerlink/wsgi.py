@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-import os
-
 from django.core.wsgi import get_wsgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "peerlink.settings.local")
+from peerlink.env import use_profile_settings
+
+use_profile_settings()
 application = get_wsgi_application()

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 from messaging import events
 from messaging.events import conversation_group, user_group
 from messaging.models import Conversation, ReadMarker
+from messaging.services import post_message
 from programmes import services as programmes
 from programmes.models import EnrolmentStatus, HandoffReason, Team
 from tests.messaging.conftest import group_members, wait_for_group
@@ -159,7 +160,18 @@ async def test_ending_the_enrolment_closes_the_peer_subscription(
         enrolment=chat_world.own, status=EnrolmentStatus.COMPLETED, ended_by=chat_world.admin
     )
     await wait_for_group(conversation_group(conversation.id), excludes=peer_channels)
-    await post(ws, person, conversation, "bye", "Thanks for everything")
+    # Nobody writes in an ended enrolment's conversation; the person may still read it.
+    error = await ws.error_for(person, send_frame(conversation, "bye", "Thanks for everything"))
+    assert error["code"] == "read_only"
+    # A message the server still adds (a system notice) no longer reaches the peer.
+    await database_sync_to_async(post_message)(
+        conversation_id=conversation.id,
+        sender=None,
+        sender_role="system",
+        channel="system",
+        body="This conversation has ended.",
+        client_id="ended",
+    )
     assert await bodies_heard(ws, peer) == []
     error = await ws.error_for(peer, send_frame(conversation, "x", "One more thing"))
     assert error["code"] == "not_found"
