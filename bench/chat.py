@@ -1,16 +1,19 @@
 """Chat: send -> persisted, encrypted -> delivered to the other party's socket, over the real
 ASGI server, against a bare Channels relay served by the same server in the same run.
 
-    python bench/chat.py [--quick] [--servers uvicorn,daphne] [--profile DIR]
+    python bench/chat.py [--quick] [--servers uvicorn,daphne] [--paths relay,ours]
+                         [--rate N] [--layer core|pubsub] [--conn-max-age S] [--profile DIR]
 
 Starts PostgreSQL and Redis (tests/support/services.py), migrates a fresh database, writes
 the world through the real services (one service user and one peer supporter per
-conversation, both on the web), then for each ASGI server: starts it with the production
-settings (bench/chatbench/chatbench_settings.py: PostgreSQL, RedisChannelLayer with encrypted
-payloads, Redis cache; plus the bench-only relay route), and runs the load generator
-(bench/chatbench/chatbench_load.py, a separate process) once against /ws/ and once against
-/ws/bench-relay/. Prints throughput and send->deliver latency for both, the ratio, and the
-DESIGN.md §7 goals. Everything it starts is stopped on exit, error or Ctrl-C.
+conversation, both on the web), then for each ASGI server and path: starts a fresh server
+process with the production settings (bench/chatbench/chatbench_settings.py: PostgreSQL,
+RedisChannelLayer with encrypted payloads, Redis cache; plus the bench-only relay route) on an
+empty Redis, and runs the load generator (bench/chatbench/chatbench_load.py, a separate
+process) against /ws/bench-relay/, then /ws/. Prints throughput and send->deliver latency
+for both, the ratio, and the DESIGN.md §7 goals. Everything it starts is stopped on exit,
+error, Ctrl-C or SIGTERM. Method and figures: docs/performance.md.
+PEERLINK_BENCH_VERBOSE=1 shows the load generator's progress.
 """
 
 from __future__ import annotations
@@ -87,7 +90,8 @@ def server_env(
         {
             "DJANGO_SETTINGS_MODULE": "chatbench_settings",
             "PYTHONPATH": os.pathsep.join([str(HELPERS), str(ROOT), str(ROOT / "platform")]),
-            "PEERLINK_ENV": "bench",
+            # PEERLINK_ENV stays unset: DJANGO_SETTINGS_MODULE names the settings, which
+            # call themselves "bench" (peerlink/routing.py refuses the relay in production).
             "PEERLINK_BENCH_RELAY": "1",
             # What production reads (README, Configuration), with throwaway values.
             "DATABASE_URL": database_url,
@@ -178,7 +182,9 @@ def profiler(pid: int, out: Path | None) -> Iterator[None]:
             log("py-spy not found (pip install py-spy): no profile")
         yield
         return
-    command = [spy, "record", "-p", str(pid), "-r", "200", "--threads", "--idle", "-f", "raw"]
+    command = [spy, "record", "-p", str(pid), "-r", "200", "--threads", "-f", "raw"]
+    if os.environ.get("PEERLINK_BENCH_SPY_IDLE", "1") == "1":
+        command.append("--idle")  # waits count too: where a thread waits on PostgreSQL/Redis
     process = subprocess.Popen(
         [*command, "-o", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,
@@ -371,6 +377,8 @@ def main(argv: list[str]) -> int:
         if options.path:
             extra = os.pathsep.join(str(p.resolve()) for p in options.path)
             env["PYTHONPATH"] = f"{extra}{os.pathsep}{env['PYTHONPATH']}"
+        if VERBOSE:
+            log(f"database {postgres.url('peerlink_bench')}, redis {redis.url}")
         log("migrating")
         run_checked([PY, "manage.py", "migrate", "--noinput"], env, timeout=300)
         log(f"writing {options.conversations} conversations through the services")

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import math
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class Load:
         self.pongs: dict[int, asyncio.Future[None]] = {}
         self.errors: dict[str, int] = {}
         self.readers: list[asyncio.Task[None]] = []
+        self.run_id = secrets.token_hex(4)
 
     # Connections
 
@@ -110,7 +112,7 @@ class Load:
                         self._phase_of(number).delivered.setdefault(number, now)
                         self._settle(number)
                 elif kind == "ack":
-                    number = int(frame["client_id"][1:])
+                    number = int(frame["client_id"].rpartition("-")[2])
                     self._phase_of(number).acked.setdefault(number, now)
                     self._settle(number)
                 elif kind == "pong":
@@ -121,8 +123,9 @@ class Load:
                     code = str(frame.get("code"))
                     self.errors[code] = self.errors.get(code, 0) + 1
                     client_id = frame.get("client_id")
-                    if isinstance(client_id, str) and client_id[1:].isdigit():
-                        waiter = self.ack_waiters.pop(int(client_id[1:]), None)
+                    number_text = str(client_id).rpartition("-")[2]
+                    if isinstance(client_id, str) and number_text.isdigit():
+                        waiter = self.ack_waiters.pop(int(number_text), None)
                         if waiter is not None and not waiter.done():
                             waiter.set_result(None)
 
@@ -152,7 +155,9 @@ class Load:
         frame = {
             "type": "send",
             "conversation": self.conversation[index],
-            "client_id": f"b{number}",
+            # Unique across runs: a client id seen before gets its first message back and
+            # no new delivery (idempotent send), which would stall the closed loop.
+            "client_id": f"b{self.run_id}-{number}",
             "body": f"bench {number}{FILLER}",
         }
         try:
