@@ -33,7 +33,7 @@ from django.conf import settings
 from audit.services import record
 from messaging import selectors, services
 from messaging.events import conversation_group, team_alerts_group, user_group
-from messaging.models import MessageChannel, SenderRole
+from messaging.models import MessageChannel
 from messaging.ws_auth import CLOSE_UNAUTHENTICATED, refuse, signed_in
 from peerlink.errors import DomainError
 from people.models import User
@@ -107,28 +107,30 @@ def _read_only() -> FrameError:
     return FrameError("read_only", "You may read this conversation but not write in it.")
 
 
-def _sender_role(user: User, conversation: Any) -> str:
-    if conversation.enrolment.participant.user_id == user.pk:
-        return SenderRole.PARTICIPANT
-    return SenderRole.PEER_SUPPORTER
+def _post_sync(user: User, conversation_id: str, client_id: str, body: str) -> dict[str, Any]:
+    try:
+        pk = uuid.UUID(conversation_id)
+    except ValueError:
+        raise _not_found() from None
+    try:
+        return services.post_as_member(
+            conversation_id=pk,
+            user=user,
+            channel=MessageChannel.WEB,
+            body=body,
+            client_id=client_id,
+        ).payload
+    except services.NotAMember:
+        # The rare path: tell "may read but not write" from "no such conversation".
+        if selectors.readable_conversation(user, conversation_id) is None:
+            raise _not_found() from None
+        raise _read_only() from None
 
 
-@database_sync_to_async
-def _post(user: User, conversation_id: str, client_id: str, body: str) -> dict[str, Any]:
-    conversation = selectors.readable_conversation(user, conversation_id)
-    if conversation is None:
-        raise _not_found()
-    if not selectors.may_post(user, conversation):
-        raise _read_only()
-    posted = services.post_message(
-        conversation_id=conversation.pk,
-        sender=user,
-        sender_role=_sender_role(user, conversation),
-        channel=MessageChannel.WEB,
-        body=body,
-        client_id=client_id,
-    )
-    return posted.payload
+# Posts run on the shared thread pool, not Channels' single database thread: each post is
+# one short transaction on its own connection, and serialising every socket's posts (and
+# every delivery hop) through one thread was the chat path's bottleneck (docs/performance.md).
+_post = database_sync_to_async(_post_sync, thread_sensitive=False)
 
 
 @database_sync_to_async

@@ -27,7 +27,7 @@ from messaging.models import (
 from messaging.selectors import message_payload, message_ref
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, User
-from programmes.models import Enrolment, Programme, Role
+from programmes.models import CaseloadAssignment, Enrolment, EnrolmentStatus, Programme, Role
 
 MAX_BODY_CHARS = 4000
 MAX_CLIENT_ID_CHARS = 80
@@ -85,6 +85,45 @@ def _recipient_reads_sms(conversation: Conversation, sender_role: str) -> bool:
     return sender_role != SenderRole.PARTICIPANT and participant.preferred_channel == Channel.SMS
 
 
+class NotAMember(DomainError):
+    """The sender does not take part in this conversation (or it does not exist)."""
+
+    def __init__(self) -> None:
+        super().__init__("not_member", "You do not take part in this conversation.")
+
+
+def _member_role(conversation: Conversation, user: User) -> str | None:
+    """The user's role in the conversation, with one cheap query: the person themself or an
+    assigned peer supporter, while the enrolment is active or paused."""
+    enrolment = conversation.enrolment
+    if enrolment.status not in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED):
+        return None
+    if enrolment.participant.user_id == user.pk:
+        return SenderRole.PARTICIPANT
+    if CaseloadAssignment.objects.filter(
+        enrolment_id=enrolment.pk, peer_supporter=user, ended_at__isnull=True
+    ).exists():
+        return SenderRole.PEER_SUPPORTER
+    return None
+
+
+def post_as_member(
+    *, conversation_id: uuid.UUID, user: User, channel: str, body: str, client_id: str
+) -> PostedMessage:
+    """The chat path: post as a member, checking membership inside the message's own
+    transaction (under the conversation's lock) rather than with the broad visibility rules,
+    which cost more than the write. Raises NotAMember for anyone else."""
+    return post_message(
+        conversation_id=conversation_id,
+        sender=user,
+        sender_role="",
+        channel=channel,
+        body=body,
+        client_id=client_id,
+        member_only=True,
+    )
+
+
 def post_message(
     *,
     conversation_id: uuid.UUID,
@@ -93,6 +132,7 @@ def post_message(
     channel: str,
     body: str,
     client_id: str,
+    member_only: bool = False,
 ) -> PostedMessage:
     """Store a message exactly once and ring the conversation's doorbell after commit.
 
@@ -102,7 +142,9 @@ def post_message(
     """
     body = validate_body(body)
     client_id = validate_client_id(client_id)
-    if channel not in MessageChannel.values or sender_role not in SenderRole.values:
+    if channel not in MessageChannel.values or (
+        sender_role not in SenderRole.values and not member_only
+    ):
         raise DomainError("invalid_message", "Unknown channel or sender role.")
     with transaction.atomic():
         conversation = (
@@ -112,7 +154,15 @@ def post_message(
             .first()
         )
         if conversation is None:
+            if member_only:
+                raise NotAMember()
             raise NotFound("not_found", "No such conversation.")
+        if member_only:
+            assert sender is not None
+            role = _member_role(conversation, sender)
+            if role is None:
+                raise NotAMember()
+            sender_role = role
         existing = (
             Message.objects.filter(conversation=conversation, client_id=client_id)
             .select_related("sender")

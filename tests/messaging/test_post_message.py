@@ -191,3 +191,46 @@ def test_concurrent_posts_get_distinct_gap_free_sequence_numbers() -> None:
     assert errors == []
     seqs = sorted(Message.objects.filter(conversation=conversation).values_list("seq", flat=True))
     assert seqs == list(range(1, 41))
+
+
+def test_post_as_member_takes_the_role_from_the_membership(world: World) -> None:
+    from messaging.services import post_as_member
+
+    conversation = Conversation.objects.get(enrolment=world.own)
+    by_peer = post_as_member(
+        conversation_id=conversation.pk, user=world.peer, channel="web", body="hi", client_id="p"
+    )
+    by_person = post_as_member(
+        conversation_id=conversation.pk,
+        user=world.own.participant.user,
+        channel="web",
+        body="hello",
+        client_id="q",
+    )
+    assert by_peer.payload["sender"]["role"] == "peer_supporter"
+    assert by_person.payload["sender"]["role"] == "participant"
+
+
+@pytest.mark.parametrize("who", ["supervisor", "other_peer", "admin"])
+def test_post_as_member_refuses_non_members_and_writes_nothing(world: World, who: str) -> None:
+    from messaging.services import NotAMember, post_as_member
+
+    conversation = Conversation.objects.get(enrolment=world.own)
+    with pytest.raises(NotAMember):
+        post_as_member(
+            conversation_id=conversation.pk,
+            user=getattr(world, who),
+            channel="web",
+            body="hi",
+            client_id="x",
+        )
+    assert not Message.objects.exists()
+
+
+def test_post_as_member_refuses_an_unknown_conversation(world: World) -> None:
+    from messaging.services import NotAMember, post_as_member
+
+    with pytest.raises(NotAMember):
+        post_as_member(
+            conversation_id=uuid.uuid4(), user=world.peer, channel="web", body="hi", client_id="x"
+        )
