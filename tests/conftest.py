@@ -8,6 +8,7 @@ this suite starts; otherwise they run on an SQLite file. `PEERLINK_TEST_SERVICES
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,6 +96,7 @@ def django_db_modify_db_settings(request: pytest.FixtureRequest) -> Iterator[Non
     folder = Path(tempfile.mkdtemp(prefix="peerlink-sqlite-"))
     db.setdefault("TEST", {})["NAME"] = str(folder / "test.sqlite3")
     yield
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
