@@ -17,17 +17,11 @@ from people.models import User
 from people.selectors import participant_profile
 from programmes.models import HandoffReason
 from programmes.services import assign_peer_supporter
-from tests.support.factories import World, enrol
+from tests.support.factories import World, enrol, signed_in_client
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/conversations/"
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _conversation(world: World, which: str = "own") -> Conversation:
@@ -56,7 +50,7 @@ def _person_says(world: World, body: str = "hi", which: str = "own") -> int:
 
 
 def _rows(user: Any) -> list[dict[str, Any]]:
-    response = _client(user).get(URL)
+    response = signed_in_client(user).get(URL)
     assert response.status_code == 200, response.content[:300]
     return response.json()
 
@@ -236,7 +230,7 @@ def test_the_query_count_does_not_grow_with_the_number_of_conversations(
     from django.test.utils import CaptureQueriesContext
 
     _person_says(world)
-    client = _client(world.peer)
+    client = signed_in_client(world.peer)
     with CaptureQueriesContext(connection) as one:
         assert len(client.get(URL).json()) == 1
     for n in range(6):

@@ -7,22 +7,15 @@ import uuid
 from typing import Any
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from audit.models import AuditEntry
 from messaging.models import Conversation, ReadMarker
 from messaging.services import post_message
-from tests.support.factories import World, enrol
+from tests.support.factories import World, enrol, signed_in_client
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _conversation(world: World) -> Conversation:
@@ -58,7 +51,7 @@ def _fill(world: World, count: int) -> Conversation:
 
 
 def _page(user: Any, conversation: Conversation, **params: Any) -> dict[str, Any]:
-    response = _client(user).get(_history_url(conversation), params)
+    response = signed_in_client(user).get(_history_url(conversation), params)
     assert response.status_code == 200, response.content[:300]
     return response.json()
 
@@ -160,7 +153,7 @@ def test_messages_are_the_message_objects_of_the_design(world: World) -> None:
 )
 def test_bad_cursor_values_are_refused_with_invalid(world: World, params: dict[str, str]) -> None:
     conversation = _fill(world, 1)
-    response = _client(world.peer).get(_history_url(conversation), params)
+    response = signed_in_client(world.peer).get(_history_url(conversation), params)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
 
@@ -168,30 +161,32 @@ def test_bad_cursor_values_are_refused_with_invalid(world: World, params: dict[s
 @pytest.mark.parametrize("query", ["after_seq=%ff%fe", "limit=%c3%28", "before_seq=%00"])
 def test_undecodable_query_strings_are_refused(world: World, query: str) -> None:
     conversation = _fill(world, 1)
-    response = _client(world.peer).get(f"{_history_url(conversation)}?{query}")
+    response = signed_in_client(world.peer).get(f"{_history_url(conversation)}?{query}")
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
 
 
 def test_another_peers_conversation_is_not_found(world: World) -> None:
-    response = _client(world.other_peer).get(_history_url(_conversation(world)))
+    response = signed_in_client(world.other_peer).get(_history_url(_conversation(world)))
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
 
 
 def test_an_unknown_conversation_answers_like_a_hidden_one(world: World) -> None:
-    hidden = _client(world.other_peer).get(_history_url(_conversation(world)))
-    unknown = _client(world.other_peer).get(_history_url(str(uuid.uuid4())))
+    hidden = signed_in_client(world.other_peer).get(_history_url(_conversation(world)))
+    unknown = signed_in_client(world.other_peer).get(_history_url(str(uuid.uuid4())))
     assert (hidden.status_code, hidden.json()) == (unknown.status_code, unknown.json())
 
 
 def test_a_hidden_conversation_is_not_found_even_with_bad_params(world: World) -> None:
-    response = _client(world.other_peer).get(_history_url(_conversation(world)), {"after_seq": "x"})
+    response = signed_in_client(world.other_peer).get(
+        _history_url(_conversation(world)), {"after_seq": "x"}
+    )
     assert response.status_code == 404
 
 
 def test_programme_admins_do_not_read_conversations(world: World) -> None:
-    assert _client(world.admin).get(_history_url(_conversation(world))).status_code == 404
+    assert signed_in_client(world.admin).get(_history_url(_conversation(world))).status_code == 404
 
 
 def test_a_supervisors_read_is_audited(world: World) -> None:
@@ -219,7 +214,7 @@ def test_a_supervisor_reads_the_waiting_queue_with_an_audit_entry(world: World) 
 
 def test_mark_read_moves_the_marker_and_returns_it(world: World) -> None:
     conversation = _fill(world, 3)
-    response = _client(world.peer).post(
+    response = signed_in_client(world.peer).post(
         _read_url(conversation), {"seq": 2}, content_type="application/json"
     )
     assert (response.status_code, response.json()) == (200, {"seq": 2})
@@ -228,7 +223,7 @@ def test_mark_read_moves_the_marker_and_returns_it(world: World) -> None:
 
 def test_mark_read_never_moves_back(world: World) -> None:
     conversation = _fill(world, 3)
-    client = _client(world.peer)
+    client = signed_in_client(world.peer)
     client.post(_read_url(conversation), {"seq": 3}, content_type="application/json")
     response = client.post(_read_url(conversation), {"seq": 1}, content_type="application/json")
     assert response.json() == {"seq": 3}
@@ -236,7 +231,7 @@ def test_mark_read_never_moves_back(world: World) -> None:
 
 def test_mark_read_stops_at_the_last_message(world: World) -> None:
     conversation = _fill(world, 3)
-    response = _client(world.peer).post(
+    response = signed_in_client(world.peer).post(
         _read_url(conversation), {"seq": 2**63 - 1}, content_type="application/json"
     )
     assert response.json() == {"seq": 3}
@@ -244,7 +239,7 @@ def test_mark_read_stops_at_the_last_message(world: World) -> None:
 
 def test_mark_read_lowers_the_unread_count(world: World) -> None:
     conversation = _fill(world, 3)
-    client = _client(world.peer)
+    client = signed_in_client(world.peer)
     assert client.get("/api/v1/conversations/").json()[0]["unread"] == 2
     client.post(_read_url(conversation), {"seq": 3}, content_type="application/json")
     assert client.get("/api/v1/conversations/").json()[0]["unread"] == 0
@@ -253,7 +248,7 @@ def test_mark_read_lowers_the_unread_count(world: World) -> None:
 @pytest.mark.parametrize("body", [{}, {"seq": -1}, {"seq": "x"}, {"seq": 2**64}, {"seq": None}])
 def test_mark_read_refuses_bad_seqs_and_writes_nothing(world: World, body: dict[str, Any]) -> None:
     conversation = _fill(world, 1)
-    response = _client(world.peer).post(
+    response = signed_in_client(world.peer).post(
         _read_url(conversation), body, content_type="application/json"
     )
     assert response.status_code == 400
@@ -263,7 +258,7 @@ def test_mark_read_refuses_bad_seqs_and_writes_nothing(world: World, body: dict[
 
 def test_a_supervisor_leaves_no_read_receipt(world: World) -> None:
     conversation = _fill(world, 2)
-    response = _client(world.supervisor).post(
+    response = signed_in_client(world.supervisor).post(
         _read_url(conversation), {"seq": 2}, content_type="application/json"
     )
     assert response.status_code == 403
@@ -272,7 +267,7 @@ def test_a_supervisor_leaves_no_read_receipt(world: World) -> None:
 
 
 def test_mark_read_on_a_hidden_conversation_is_not_found(world: World) -> None:
-    response = _client(world.other_peer).post(
+    response = signed_in_client(world.other_peer).post(
         _read_url(_conversation(world)), {"seq": 0}, content_type="application/json"
     )
     assert response.status_code == 404
@@ -304,7 +299,7 @@ def test_random_history_queries_never_cause_a_server_error_or_a_write(
     if conversation.last_seq == 0:
         _fill(world, 3)
     audits_before = AuditEntry.objects.count()
-    response = _client(getattr(world, who)).get(_history_url(conversation), params)
+    response = signed_in_client(getattr(world, who)).get(_history_url(conversation), params)
     assert response.status_code in (200, 400, 404), response.content[:300]
     assert set(response.json()) >= ({"messages"} if response.status_code == 200 else {"code"})
     # The only write is the supervisor's audit entry, and only for a page actually served.
@@ -334,7 +329,7 @@ def test_random_history_queries_never_cause_a_server_error_or_a_write(
 )
 def test_random_mark_read_bodies_never_cause_a_server_error(world: World, body: Any) -> None:
     conversation = _conversation(world)
-    response = _client(world.peer).post(
+    response = signed_in_client(world.peer).post(
         _read_url(conversation), body, content_type="application/json"
     )
     assert response.status_code in (200, 400), response.content[:300]

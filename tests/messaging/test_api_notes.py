@@ -7,7 +7,6 @@ import uuid
 from typing import Any
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -16,15 +15,9 @@ from messaging.models import CaseNote, Conversation
 from messaging.services import add_case_note
 from programmes.models import HandoffReason, Role, StaffRole
 from programmes.services import assign_peer_supporter
-from tests.support.factories import World, enrol
+from tests.support.factories import World, enrol, signed_in_client
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _conversation(world: World) -> Conversation:
@@ -37,7 +30,9 @@ def _url(conversation: Conversation | str) -> str:
 
 
 def _write(user: Any, conversation: Conversation, body: Any) -> Any:
-    return _client(user).post(_url(conversation), {"body": body}, content_type="application/json")
+    return signed_in_client(user).post(
+        _url(conversation), {"body": body}, content_type="application/json"
+    )
 
 
 def test_the_assigned_peer_supporter_writes_and_reads_notes(world: World) -> None:
@@ -47,7 +42,7 @@ def test_the_assigned_peer_supporter_writes_and_reads_notes(world: World) -> Non
     note = created.json()
     assert note["body"] == "Agreed to talk again on Friday."
     assert note["author"]["id"] == world.peer.id
-    listed = _client(world.peer).get(_url(conversation))
+    listed = signed_in_client(world.peer).get(_url(conversation))
     assert listed.status_code == 200
     assert [n["id"] for n in listed.json()] == [note["id"]]
 
@@ -56,7 +51,7 @@ def test_notes_are_listed_newest_first(world: World) -> None:
     conversation = _conversation(world)
     for body in ["first", "second", "third"]:
         add_case_note(conversation=conversation, author=world.peer, body=body)
-    bodies = [n["body"] for n in _client(world.peer).get(_url(conversation)).json()]
+    bodies = [n["body"] for n in signed_in_client(world.peer).get(_url(conversation)).json()]
     assert bodies == ["third", "second", "first"]
 
 
@@ -64,7 +59,7 @@ def test_the_teams_supervisor_reads_and_writes_notes(world: World) -> None:
     conversation = _conversation(world)
     add_case_note(conversation=conversation, author=world.peer, body="from the peer")
     assert _write(world.supervisor, conversation, "from supervision").status_code == 201
-    bodies = {n["body"] for n in _client(world.supervisor).get(_url(conversation)).json()}
+    bodies = {n["body"] for n in signed_in_client(world.supervisor).get(_url(conversation)).json()}
     assert bodies == {"from the peer", "from supervision"}
 
 
@@ -77,7 +72,7 @@ def test_the_service_user_never_sees_notes(world: World) -> None:
     conversation = _conversation(world)
     add_case_note(conversation=conversation, author=world.peer, body="staff only")
     person = world.own.participant.user
-    assert _client(person).get(_url(conversation)).status_code == 403
+    assert signed_in_client(person).get(_url(conversation)).status_code == 403
     assert _write(person, conversation, "let me in").status_code == 403
     assert CaseNote.objects.count() == 1
 
@@ -90,26 +85,26 @@ def test_a_service_user_holding_a_staff_role_still_never_sees_notes_about_themse
     person = world.own.participant.user
     StaffRole.objects.create(user=person, programme=world.programme, role=Role.SUPERVISOR)
     conversation = _conversation(world)
-    assert _client(person).get(_url(conversation)).status_code == 404
+    assert signed_in_client(person).get(_url(conversation)).status_code == 404
     assert _write(person, conversation, "about me").status_code == 404
 
 
 @pytest.mark.parametrize("who", ["other_peer", "admin"])
 def test_staff_who_may_not_read_the_conversation_get_not_found(world: World, who: str) -> None:
     conversation = _conversation(world)
-    client = _client(getattr(world, who))
+    client = signed_in_client(getattr(world, who))
     assert client.get(_url(conversation)).status_code == 404
     assert _write(getattr(world, who), conversation, "x").status_code == 404
     assert not CaseNote.objects.exists()
 
 
 def test_evaluators_are_refused(world: World) -> None:
-    assert _client(world.evaluator).get(_url(_conversation(world))).status_code == 403
+    assert signed_in_client(world.evaluator).get(_url(_conversation(world))).status_code == 403
 
 
 def test_an_unknown_conversation_answers_like_a_hidden_one(world: World) -> None:
-    hidden = _client(world.other_peer).get(_url(_conversation(world)))
-    unknown = _client(world.other_peer).get(_url(str(uuid.uuid4())))
+    hidden = signed_in_client(world.other_peer).get(_url(_conversation(world)))
+    unknown = signed_in_client(world.other_peer).get(_url(str(uuid.uuid4())))
     assert (hidden.status_code, hidden.json()) == (unknown.status_code, unknown.json())
 
 
@@ -122,17 +117,17 @@ def test_a_peer_loses_the_notes_after_a_handoff(world: World) -> None:
         assigned_by=world.supervisor,
         reason=HandoffReason.LEAVE,
     )
-    assert _client(world.peer).get(_url(conversation)).status_code == 404
-    assert [n["body"] for n in _client(world.other_peer).get(_url(conversation)).json()] == [
-        "handover"
-    ]
+    assert signed_in_client(world.peer).get(_url(conversation)).status_code == 404
+    assert [
+        n["body"] for n in signed_in_client(world.other_peer).get(_url(conversation)).json()
+    ] == ["handover"]
 
 
 def test_every_listing_is_audited(world: World) -> None:
     conversation = _conversation(world)
     add_case_note(conversation=conversation, author=world.peer, body="one")
-    _client(world.peer).get(_url(conversation))
-    _client(world.supervisor).get(_url(conversation))
+    signed_in_client(world.peer).get(_url(conversation))
+    signed_in_client(world.supervisor).get(_url(conversation))
     entries = AuditEntry.objects.filter(action="case_notes.read").order_by("id")
     assert [(e.actor_id, e.target_id, e.details) for e in entries] == [
         (world.peer.id, str(conversation.id), {"count": 1}),
@@ -198,7 +193,9 @@ def test_random_note_bodies_never_cause_a_server_error_or_a_partial_write(
     conversation = _conversation(world)
     notes_before = CaseNote.objects.count()
     audits_before = AuditEntry.objects.filter(action="case_note.created").count()
-    response = _client(world.peer).post(_url(conversation), body, content_type="application/json")
+    response = signed_in_client(world.peer).post(
+        _url(conversation), body, content_type="application/json"
+    )
     assert response.status_code in (201, 400), response.content[:300]
     written = 1 if response.status_code == 201 else 0
     assert CaseNote.objects.count() - notes_before == written

@@ -5,24 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from messaging.models import SavedReply
 from messaging.services import create_saved_reply
 from programmes.models import Programme, Role
-from tests.support.factories import World, make_programme, make_staff
+from tests.support.factories import World, make_programme, make_staff, signed_in_client
 
 pytestmark = pytest.mark.django_db
 
 URL = "/api/v1/saved-replies/"
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _shared(world: World, title: str = "Welcome") -> SavedReply:
@@ -48,7 +41,7 @@ def _own(world: World, peer: Any = None, title: str = "Mine") -> SavedReply:
 
 
 def _titles(user: Any, programme: Programme) -> list[str]:
-    response = _client(user).get(URL, {"programme": programme.slug})
+    response = signed_in_client(user).get(URL, {"programme": programme.slug})
     assert response.status_code == 200, response.content[:300]
     return [r["title"] for r in response.json()]
 
@@ -85,32 +78,32 @@ def test_replies_of_another_programme_are_not_listed(world: World) -> None:
 
 def test_a_programme_where_the_caller_has_no_role_is_not_found(world: World) -> None:
     other = make_programme("elsewhere")
-    response = _client(world.peer).get(URL, {"programme": other.slug})
+    response = signed_in_client(world.peer).get(URL, {"programme": other.slug})
     assert response.status_code == 404
-    unknown = _client(world.peer).get(URL, {"programme": "no-such-programme"})
+    unknown = signed_in_client(world.peer).get(URL, {"programme": "no-such-programme"})
     assert (unknown.status_code, unknown.json()) == (404, response.json())
 
 
 def test_listing_needs_a_programme(world: World) -> None:
-    response = _client(world.peer).get(URL)
+    response = signed_in_client(world.peer).get(URL)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
 
 
 @pytest.mark.parametrize("who", ["evaluator"])
 def test_evaluators_are_refused(world: World, who: str) -> None:
-    response = _client(getattr(world, who)).get(URL, {"programme": world.programme.slug})
+    response = signed_in_client(getattr(world, who)).get(URL, {"programme": world.programme.slug})
     assert response.status_code == 403
 
 
 def test_service_users_are_refused(world: World) -> None:
     person = world.own.participant.user
-    assert _client(person).get(URL, {"programme": world.programme.slug}).status_code == 403
+    assert signed_in_client(person).get(URL, {"programme": world.programme.slug}).status_code == 403
 
 
 def test_a_reply_shows_its_fields(world: World) -> None:
     reply = _shared(world)
-    [row] = _client(world.peer).get(URL, {"programme": world.programme.slug}).json()
+    [row] = signed_in_client(world.peer).get(URL, {"programme": world.programme.slug}).json()
     assert row == {
         "id": reply.id,
         "programme": world.programme.slug,
@@ -123,7 +116,7 @@ def test_a_reply_shows_its_fields(world: World) -> None:
 
 
 def _create(user: Any, **body: Any) -> Any:
-    return _client(user).post(URL, body, content_type="application/json")
+    return signed_in_client(user).post(URL, body, content_type="application/json")
 
 
 def test_a_peer_creates_their_own_reply(world: World) -> None:
@@ -191,7 +184,7 @@ def test_limits_are_inclusive(world: World) -> None:
 
 
 def _delete(user: Any, reply_id: int) -> Any:
-    return _client(user).delete(f"{URL}{reply_id}/")
+    return signed_in_client(user).delete(f"{URL}{reply_id}/")
 
 
 def test_a_peer_deletes_their_own_reply(world: World) -> None:

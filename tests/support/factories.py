@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 
+from django.test import Client
+
 from people.models import Channel, User
 from programmes import services
 from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
@@ -106,3 +108,10 @@ def make_world() -> World:
         enrolment=others, peer_supporter=other_peer, assigned_by=admin, reason=HandoffReason.INITIAL
     )
     return World(programme, admin, supervisor, peer, other_peer, evaluator, own, others)
+
+
+def signed_in_client(user: User) -> Client:
+    """A test client with a session for `user`."""
+    client = Client()
+    client.force_login(user)
+    return client

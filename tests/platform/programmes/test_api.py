@@ -3,22 +3,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from people.models import Participant
 from people.selectors import participant_profile
 from programmes.models import Enrolment
-from tests.support.factories import World, fictional_phone
+from tests.support.factories import World, fictional_phone, signed_in_client
 
 pytestmark = pytest.mark.django_db
-
-
-def _client(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _ids(response: Any) -> set[str]:
@@ -29,15 +22,15 @@ def _ids(response: Any) -> set[str]:
 def test_each_role_sees_exactly_its_caseload(world: World) -> None:
     url = f"/api/v1/programmes/{world.programme.slug}/enrolments/"
     own, others = str(world.own.id), str(world.others.id)
-    assert _ids(_client(world.peer).get(url)) == {own}
-    assert _ids(_client(world.other_peer).get(url)) == {others}
-    assert _ids(_client(world.supervisor).get(url)) == {own}
+    assert _ids(signed_in_client(world.peer).get(url)) == {own}
+    assert _ids(signed_in_client(world.other_peer).get(url)) == {others}
+    assert _ids(signed_in_client(world.supervisor).get(url)) == {own}
     everyone = {
         str(pk)
         for pk in Enrolment.objects.filter(programme=world.programme).values_list("pk", flat=True)
     }
     assert {own, others} <= everyone
-    assert _ids(_client(world.admin).get(url)) == everyone
+    assert _ids(signed_in_client(world.admin).get(url)) == everyone
 
 
 def test_supervisors_see_the_unassigned_waiting_queue(world: World) -> None:
@@ -45,12 +38,12 @@ def test_supervisors_see_the_unassigned_waiting_queue(world: World) -> None:
 
     waiting = enrol(world.programme, by=world.admin)
     url = f"/api/v1/programmes/{world.programme.slug}/enrolments/"
-    assert str(waiting.id) in _ids(_client(world.supervisor).get(url))
-    assert str(waiting.id) not in _ids(_client(world.peer).get(url))
+    assert str(waiting.id) in _ids(signed_in_client(world.supervisor).get(url))
+    assert str(waiting.id) not in _ids(signed_in_client(world.peer).get(url))
 
 
 def test_peer_supporters_see_a_masked_phone_and_no_arm(world: World) -> None:
-    response = _client(world.peer).get(f"/api/v1/enrolments/{world.own.id}/")
+    response = signed_in_client(world.peer).get(f"/api/v1/enrolments/{world.own.id}/")
     body = response.json()
     phone = participant_profile(world.own.participant).phone
     assert body["participant"]["display_name"] == participant_profile(world.own.participant).name
@@ -61,7 +54,7 @@ def test_peer_supporters_see_a_masked_phone_and_no_arm(world: World) -> None:
 
 
 def test_admins_see_the_arm_and_the_full_phone(world: World) -> None:
-    body = _client(world.admin).get(f"/api/v1/enrolments/{world.own.id}/").json()
+    body = signed_in_client(world.admin).get(f"/api/v1/enrolments/{world.own.id}/").json()
     assert body["arm"] == world.own.arm.code
     assert body["participant"]["phone"] == participant_profile(world.own.participant).phone
 
@@ -73,23 +66,25 @@ def test_a_handoff_moves_the_person_to_the_new_caseload(world: World) -> None:
     TeamMembership.objects.create(
         team=team, peer_supporter=world.other_peer, programme=world.programme
     )
-    response = _client(world.supervisor).post(
+    response = signed_in_client(world.supervisor).post(
         f"/api/v1/enrolments/{world.own.id}/assignments/",
         {"peer_supporter": world.other_peer.id, "reason": "leave"},
         content_type="application/json",
     )
     assert response.status_code == 201
     url = f"/api/v1/programmes/{world.programme.slug}/enrolments/"
-    assert str(world.own.id) not in _ids(_client(world.peer).get(url))
-    assert str(world.own.id) in _ids(_client(world.other_peer).get(url))
+    assert str(world.own.id) not in _ids(signed_in_client(world.peer).get(url))
+    assert str(world.own.id) in _ids(signed_in_client(world.other_peer).get(url))
     history = (
-        _client(world.supervisor).get(f"/api/v1/enrolments/{world.own.id}/assignments/").json()
+        signed_in_client(world.supervisor)
+        .get(f"/api/v1/enrolments/{world.own.id}/assignments/")
+        .json()
     )
     assert [h["reason"] for h in history] == ["initial", "leave"]
 
 
 def test_enrolling_through_the_api_returns_the_enrolment(world: World) -> None:
-    response = _client(world.admin).post(
+    response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
         {
             "site": "south",
@@ -133,7 +128,7 @@ def test_bad_enrolment_requests_get_a_coded_error_and_write_nothing(
         **change,
     }
     before = (Participant.objects.count(), Enrolment.objects.count())
-    response = _client(world.admin).post(
+    response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
         body,
         content_type="application/json",
@@ -144,7 +139,7 @@ def test_bad_enrolment_requests_get_a_coded_error_and_write_nothing(
 
 def test_duplicate_enrolment_through_the_api_is_a_conflict(world: World) -> None:
     phone = participant_profile(world.own.participant).phone
-    response = _client(world.admin).post(
+    response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
         {
             "site": "north",
@@ -162,7 +157,7 @@ def test_assigning_beyond_capacity_through_the_api_is_a_conflict(world: World) -
     from programmes.models import PeerSupporterProfile
 
     PeerSupporterProfile.objects.filter(user=world.other_peer).update(capacity=1)
-    response = _client(world.admin).post(
+    response = signed_in_client(world.admin).post(
         f"/api/v1/enrolments/{world.own.id}/assignments/",
         {"peer_supporter": world.other_peer.id, "reason": "capacity"},
         content_type="application/json",
@@ -205,7 +200,7 @@ def test_random_enrolment_bodies_never_cause_a_server_error_or_a_partial_write(
     world: World, body: dict[str, Any]
 ) -> None:
     before = Enrolment.objects.count()
-    response = _client(world.admin).post(
+    response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
         body,
         content_type="application/json",
