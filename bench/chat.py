@@ -103,7 +103,11 @@ def server_env(
             "PEERLINK_KEYRING": f"1:{b64key()}",
             "PEERLINK_INDEX_KEY": b64key(),
             "CHANNEL_LAYER_ENCRYPTION_KEY": secrets.token_urlsafe(32),
-            "SMS_BACKEND": "messaging.sms.MemorySmsBackend",
+            "SMS_BACKEND": "messaging.sms.TwilioSmsBackend",
+            "TWILIO_HTTP_CLIENT": "tests.support.fake_twilio.FakeTwilioHttpClient",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": secrets.token_urlsafe(24),
+            "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
             # One socket here carries a whole conversation's share of the load.
             "PEERLINK_WS_FRAMES_PER_SECOND": "1000",
             "PEERLINK_WS_FRAME_BURST": "1000",

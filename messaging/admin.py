@@ -1,13 +1,13 @@
 """Admin for the chat. Message bodies and case notes are never shown here: Message and
 CaseNote are not registered, and nothing below decrypts. Conversations and the SMS outbox are
-read-only (they are written by services); saved replies are programme text, edited freely."""
+read-only (they are written by services), and so are inbound texts and the intake; saved replies are programme text, edited freely."""
 
 from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
 
-from messaging.models import Conversation, SavedReply, SmsOutbox
+from messaging.models import Conversation, InboundSms, SavedReply, SmsIntake, SmsOutbox
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -33,20 +33,66 @@ class ConversationAdmin(ReadOnlyAdmin):
 
 @admin.register(SmsOutbox)
 class SmsOutboxAdmin(ReadOnlyAdmin):
-    list_display = ("id", "message", "status", "attempts", "provider_message_id", "created_at")
-    list_filter = ("status",)
+    """Sends and their delivery: ids, codes and times, never the number or the text."""
+
+    list_display = (
+        "id",
+        "purpose",
+        "status",
+        "delivery_status",
+        "attempts",
+        "error_code",
+        "segments",
+        "created_at",
+    )
+    list_filter = ("status", "delivery_status", "purpose")
     fields = (
         "id",
         "message",
+        "participant",
+        "intake",
+        "purpose",
+        "template",
         "status",
+        "delivery_status",
         "attempts",
+        "next_attempt_at",
+        "claimed_at",
         "provider_message_id",
+        "segments",
+        "encoding",
+        "error_code",
         "created_at",
         "sent_at",
+        "delivery_updated_at",
     )
     readonly_fields = fields
-    list_select_related = ("message",)
     ordering = ("-created_at",)
+    show_full_result_count = False
+
+
+@admin.register(InboundSms)
+class InboundSmsAdmin(ReadOnlyAdmin):
+    """What each inbound webhook became; the text itself lives encrypted elsewhere."""
+
+    list_display = ("id", "message_sid", "outcome", "num_media", "received_at")
+    list_filter = ("outcome",)
+    fields = ("id", "message_sid", "outcome", "participant", "message", "num_media", "received_at")
+    readonly_fields = fields
+    ordering = ("-received_at",)
+    show_full_result_count = False
+
+
+@admin.register(SmsIntake)
+class SmsIntakeAdmin(ReadOnlyAdmin):
+    """Texts no conversation took. Number and text are read through the API (audited)."""
+
+    list_display = ("id", "programme", "reason", "received_at", "resolved_at")
+    list_filter = ("reason", "programme")
+    fields = ("id", "programme", "participant", "reason", "received_at", "resolved_at")
+    readonly_fields = fields
+    ordering = ("-received_at",)
+    show_full_result_count = False
 
 
 @admin.register(SavedReply)

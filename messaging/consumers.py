@@ -178,10 +178,17 @@ def _subscriptions(user: User) -> tuple[set[uuid.UUID], set[int]]:
     return conversations, supervised
 
 
+@database_sync_to_async
+def _is_staff(user: User) -> bool:
+    return not user.is_participant
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
     user: User
     conversations: set[uuid.UUID]
     teams: set[int]
+    # Staff sockets also get `delivery` frames: where each SMS to the person stands.
+    is_staff: bool
     budget: FrameBudget
     # Where this socket last told its client its own read marker stands, per conversation:
     # the group's echo of the same move is not sent twice.
@@ -203,6 +210,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        self.is_staff = await _is_staff(user)
         self.conversations = set()
         self.teams = set()
         self.own_reads = {}
@@ -349,6 +357,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 "conversation": event["conversation"],
                 "seq": event["seq"],
                 "by": event["by"],
+            }
+        )
+
+    async def chat_delivery(self, event: dict[str, Any]) -> None:
+        if not self.is_staff or uuid.UUID(event["conversation"]) not in self.conversations:
+            return
+        await self.send_json(
+            {
+                "type": "delivery",
+                "conversation": event["conversation"],
+                "message": event["message"],
+                "seq": event["seq"],
+                "status": event["status"],
             }
         )
 

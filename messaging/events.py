@@ -58,3 +58,19 @@ def alert_raised(team_id: int, alert: dict[str, Any]) -> None:
     """Ring the team's supervisors' sockets (an `alert` frame each). The alert carries ids and
     codes only; a socket fetches the details over the API, where each read is authorised."""
     _group_send(team_alerts_group(team_id), {"type": "alert.raised", "alert": alert})
+
+
+def delivery_changed(
+    conversation_id: uuid.UUID, message_id: uuid.UUID, seq: int, status: str
+) -> None:
+    """Where a message's SMS stands (queued, sent, delivered, ...). Staff sockets show it."""
+    _group_send(
+        conversation_group(conversation_id),
+        {
+            "type": "chat.delivery",
+            "conversation": str(conversation_id),
+            "message": str(message_id),
+            "seq": seq,
+            "status": status,
+        },
+    )

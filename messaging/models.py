@@ -1,4 +1,4 @@
-"""Conversations and their messages, read markers, and the SMS outbox.
+"""Conversations and their messages, read markers, the SMS outbox, inbound SMS and intake.
 
 The database is the record: a message exists once it is committed here, with a gap-free
 per-conversation sequence number. The channel layer only rings the doorbell.
@@ -10,6 +10,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 from encryption.models import DataKey
 from programmes.models import Enrolment
@@ -100,30 +101,207 @@ class ReadMarker(models.Model):
 
 
 class OutboxStatus(models.TextChoices):
-    PENDING = "pending", "Waiting to be sent"
-    SENT = "sent", "Handed to the SMS provider"
+    """Where our side of a send stands. `sending` is a lease: a worker has claimed the row and
+    may be talking to the provider; a lease that runs out is claimed again by the sweeper."""
+
+    PENDING = "pending", "Waiting for an attempt"
+    SENDING = "sending", "Being handed to the SMS provider"
+    SENT = "sent", "Accepted by the SMS provider"
     FAILED = "failed", "Could not be sent"
     SKIPPED = "skipped", "Not sent (no SMS consent)"
 
 
-class SmsOutbox(models.Model):
-    """An SMS to send for a message. One per message: written in the message's transaction,
-    sent by a task that carries only this row's id."""
+class DeliveryStatus(models.TextChoices):
+    """What reached the phone, as the provider reports it. Moves forward only (DESIGN.md §3,
+    data flow 3): see `DELIVERY_RANK`."""
 
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="sms_outbox")
+    PENDING = "pending", "Not yet with the provider"
+    QUEUED = "queued", "Queued by the provider"
+    SENDING = "sending", "Being sent by the provider"
+    SENT = "sent", "Sent to the carrier"
+    DELIVERED = "delivered", "Delivered to the phone"
+    UNDELIVERED = "undelivered", "Not delivered by the carrier"
+    FAILED = "failed", "Could not be sent"
+    NOT_SENT = "not_sent", "Not sent (no SMS consent)"
+
+
+# Forward order. The four final states share the top rank: the first one reported stands.
+DELIVERY_RANK: dict[str, int] = {
+    DeliveryStatus.PENDING: 0,
+    DeliveryStatus.QUEUED: 1,
+    DeliveryStatus.SENDING: 2,
+    DeliveryStatus.SENT: 3,
+    DeliveryStatus.DELIVERED: 4,
+    DeliveryStatus.UNDELIVERED: 4,
+    DeliveryStatus.FAILED: 4,
+    DeliveryStatus.NOT_SENT: 4,
+}
+FINAL_DELIVERY_RANK = 4
+
+
+class OutboxPurpose(models.TextChoices):
+    CHAT = "chat", "A staff member's message"
+    AUTOMATED = "automated", "An automated message"
+    KEYWORD_REPLY = "keyword_reply", "The answer to HELP"
+    INTAKE_REPLY = "intake_reply", "The reply to a number we could not match"
+
+
+class OutboxTemplate(models.TextChoices):
+    """Texts that are not messages of a conversation, written at send time from programme
+    settings (never personal data)."""
+
+    NONE = "", "The message's own text"
+    HELP = "help", "Programme contact and crisis resources"
+    UNKNOWN_SENDER = "unknown_sender", "Reply to an unknown number"
+    NO_CONVERSATION = "no_conversation", "Reply to a person without a peer supporter"
+
+
+class SmsOutbox(models.Model):
+    """One SMS to send: written in the same transaction as what it sends (a message, or a
+    keyword or intake reply), sent by a task that carries only this row's id.
+
+    The recipient is a participant (their encrypted phone) or an intake entry (an unknown
+    number, encrypted on the entry). The row is the record of the send: attempts, the
+    provider's MessageSid, segments, and the delivery status reported back."""
+
+    message = models.OneToOneField(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="sms_outbox"
+    )
+    participant = models.ForeignKey(
+        "people.Participant",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sms_outbox",
+    )
+    intake = models.ForeignKey(
+        "messaging.SmsIntake",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="replies",
+    )
+    purpose = models.CharField(
+        max_length=16, choices=OutboxPurpose.choices, default=OutboxPurpose.CHAT
+    )
+    template = models.CharField(
+        max_length=16, choices=OutboxTemplate.choices, default=OutboxTemplate.NONE, blank=True
+    )
+    programme = models.ForeignKey(
+        "programmes.Programme", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    language = models.CharField(max_length=16, blank=True)
     status = models.CharField(
         max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
     )
+    delivery_status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
     attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=64, blank=True)
+    segments = models.PositiveSmallIntegerField(null=True, blank=True)
+    encoding = models.CharField(max_length=8, blank=True)
+    error_code = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    delivery_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["participant", "purpose", "created_at"]),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="unique_outbox_provider_message_id",
+            ),
+            # Exactly one recipient: a participant, or an unknown number's intake entry.
+            models.CheckConstraint(
+                condition=(Q(participant__isnull=False) & Q(intake__isnull=True))
+                | (Q(participant__isnull=True) & Q(intake__isnull=False)),
+                name="outbox_has_one_recipient",
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"SMS outbox {self.id} ({self.status})"
+        return f"SMS outbox {self.id} ({self.status}, {self.delivery_status})"
+
+
+class InboundOutcome(models.TextChoices):
+    MESSAGE = "message", "Posted into the person's conversation"
+    HANDLED = "handled", "Taken by another part of the service (a survey)"
+    OPTED_OUT = "opted_out", "STOP family keyword"
+    OPTED_IN = "opted_in", "START family keyword"
+    HELP = "help", "HELP family keyword"
+    UNKNOWN_SENDER = "unknown_sender", "A number we could not match (intake)"
+    NO_CONVERSATION = "no_conversation", "A person without an open conversation (intake)"
+    IGNORED = "ignored", "A keyword from an unknown number"
+
+
+class InboundSms(models.Model):
+    """One inbound webhook, kept by its MessageSid: the natural key that makes a redelivered
+    webhook change nothing. It holds no text and no number (those live encrypted on the
+    message or the intake entry), only what happened."""
+
+    message_sid = models.CharField(max_length=64, unique=True)
+    received_at = models.DateTimeField()
+    participant = models.ForeignKey(
+        "people.Participant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    outcome = models.CharField(max_length=16, choices=InboundOutcome.choices, blank=True)
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    num_media = models.PositiveSmallIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"Inbound SMS {self.id} ({self.outcome})"
+
+
+class IntakeReason(models.TextChoices):
+    UNKNOWN_SENDER = "unknown_sender", "A number that matches nobody enrolled"
+    NO_CONVERSATION = "no_conversation", "An enrolled person without an open conversation"
+
+
+class SmsIntake(models.Model):
+    """A text that no conversation could take: from an unknown number, or from a person whose
+    arm has no peer support or whose enrolment has ended. Supervisors see and resolve these, so
+    that nothing anyone writes to the service is lost. Number and text are encrypted under the
+    entry's own data key (destroying it erases the entry)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    programme = models.ForeignKey(
+        "programmes.Programme",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sms_intake",
+    )
+    participant = models.ForeignKey(
+        "people.Participant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    reason = models.CharField(max_length=16, choices=IntakeReason.choices)
+    inbound = models.OneToOneField(InboundSms, on_delete=models.PROTECT, related_name="intake")
+    data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
+    phone_ciphertext = models.BinaryField()
+    phone_index = models.CharField(max_length=64, db_index=True)
+    body_ciphertext = models.BinaryField()
+    received_at = models.DateTimeField()
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["resolved_at", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"SMS intake {self.id} ({self.reason})"
 
 
 class SavedReply(models.Model):

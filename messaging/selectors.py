@@ -32,7 +32,15 @@ from access.permissions import (
     readable_conversation_enrolments,
 )
 from encryption.services import FieldRef, decrypt
-from messaging.models import CaseNote, Conversation, Message, ReadMarker, SavedReply, SenderRole
+from messaging.models import (
+    CaseNote,
+    Conversation,
+    Message,
+    ReadMarker,
+    SavedReply,
+    SenderRole,
+    SmsOutbox,
+)
 from people.models import User
 from people.selectors import staff_display_name
 from people.services import participant_field_ref
@@ -108,17 +116,38 @@ def _participant_name(conversation: Conversation) -> str:
     return cached
 
 
+class _LookUp:
+    """`message_payload(delivery=...)` default: read it from the message's outbox."""
+
+
+LOOK_UP = _LookUp()
+
+
+def _delivery_status(message: Message) -> str | None:
+    try:
+        outbox = message.sms_outbox  # selected with the message by every caller
+    except SmsOutbox.DoesNotExist:
+        return None
+    return outbox.delivery_status
+
+
 def message_payload(
-    message: Message, conversation: Conversation, *, body: str | None = None
+    message: Message,
+    conversation: Conversation,
+    *,
+    body: str | None = None,
+    delivery: str | _LookUp | None = LOOK_UP,
 ) -> dict[str, Any]:
-    """The message object of DESIGN.md §4. `body` saves a decryption when the caller has it."""
+    """The message object of DESIGN.md §4, plus `delivery` (where its SMS stands) on messages
+    that were also sent as an SMS. `body` and `delivery` (None: not sent as an SMS) save work
+    when the caller has them."""
     if body is None:
         body = decrypt(
             data_key=conversation.data_key,
             ciphertext=message.body_ciphertext,
             ref=message_ref(message.id),
         )
-    return {
+    payload = {
         "id": str(message.id),
         "conversation": str(conversation.id),
         "seq": message.seq,
@@ -127,6 +156,11 @@ def message_payload(
         "body": body,
         "created_at": message.created_at.isoformat(),
     }
+    if isinstance(delivery, _LookUp):
+        delivery = _delivery_status(message)
+    if delivery is not None:
+        payload["delivery"] = delivery
+    return payload
 
 
 def messages_after(
@@ -134,7 +168,7 @@ def messages_after(
 ) -> list[dict[str, Any]]:
     messages = (
         Message.objects.filter(conversation=conversation, seq__gt=after_seq)
-        .select_related("sender")
+        .select_related("sender", "sms_outbox")
         .order_by("seq")[:limit]
     )
     return [message_payload(m, conversation) for m in messages]
@@ -295,7 +329,7 @@ def message_page(
     if after_seq is not None and before_seq is not None:
         raise ValueError("after_seq and before_seq exclude each other")
     limit = max(1, min(limit, HISTORY_PAGE_MAX))
-    qs = Message.objects.filter(conversation=conversation).select_related("sender")
+    qs = Message.objects.filter(conversation=conversation).select_related("sender", "sms_outbox")
     if after_seq is not None:
         rows = list(qs.filter(seq__gt=after_seq).order_by("seq")[:limit])
     else:

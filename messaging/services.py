@@ -19,12 +19,13 @@ from messaging.models import (
     Conversation,
     Message,
     MessageChannel,
+    OutboxPurpose,
     ReadMarker,
     SavedReply,
     SenderRole,
-    SmsOutbox,
 )
 from messaging.selectors import message_payload, message_ref
+from messaging.sms.outbox import queue_sms
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, User
 from programmes.models import CaseloadAssignment, Enrolment, EnrolmentStatus, Programme, Role
@@ -80,9 +81,20 @@ def validate_client_id(client_id: object) -> str:
     return client_id
 
 
-def _recipient_reads_sms(conversation: Conversation, sender_role: str) -> bool:
-    participant = conversation.enrolment.participant
-    return sender_role != SenderRole.PARTICIPANT and participant.preferred_channel == Channel.SMS
+# Twilio's limit for one message's body (it splits longer texts into segments up to this).
+MAX_SMS_BODY_CHARS = 1600
+
+
+def _sends_sms(
+    conversation: Conversation, sender_role: str, channel: str, deliver_by_sms: bool | None
+) -> bool:
+    """Whether the message also goes out as an SMS: when the person reads by SMS and someone
+    else wrote it. Notices (`system`) stay in the thread unless the caller says otherwise."""
+    if deliver_by_sms is not None:
+        return deliver_by_sms
+    if channel == MessageChannel.SYSTEM or sender_role == SenderRole.PARTICIPANT:
+        return False
+    return conversation.enrolment.participant.preferred_channel == Channel.SMS
 
 
 class NotAMember(DomainError):
@@ -133,12 +145,15 @@ def post_message(
     body: str,
     client_id: str,
     member_only: bool = False,
+    deliver_by_sms: bool | None = None,
+    sms_purpose: str | None = None,
 ) -> PostedMessage:
     """Store a message exactly once and ring the conversation's doorbell after commit.
 
     One transaction: lock the conversation, return the first message if this client id was
     seen, else encrypt, take the next sequence number, insert, and queue an SMS when the
-    recipient reads by SMS. The same client id twice gives the first message back.
+    recipient reads by SMS (or `deliver_by_sms` says so). The same client id twice gives the
+    first message back.
     """
     body = validate_body(body)
     client_id = validate_client_id(client_id)
@@ -165,11 +180,18 @@ def post_message(
             sender_role = role
         existing = (
             Message.objects.filter(conversation=conversation, client_id=client_id)
-            .select_related("sender")
+            .select_related("sender", "sms_outbox")
             .first()
         )
         if existing is not None:
             return PostedMessage(existing, message_payload(existing, conversation), created=False)
+        by_sms = _sends_sms(conversation, sender_role, channel, deliver_by_sms)
+        if by_sms and len(body) > MAX_SMS_BODY_CHARS:
+            raise DomainError(
+                "too_long_for_sms",
+                f"This person reads by SMS: a message holds at most {MAX_SMS_BODY_CHARS} "
+                "characters.",
+            )
         now = timezone.now()
         message_id = uuid.uuid4()
         message = Message(
@@ -190,18 +212,20 @@ def post_message(
             last_seq=message.seq, last_message_at=now
         )
         conversation.last_seq = message.seq
-        payload = message_payload(message, conversation, body=body)
-        if _recipient_reads_sms(conversation, sender_role):
-            outbox = SmsOutbox.objects.create(message=message)
-            transaction.on_commit(lambda: _enqueue_sms(outbox.pk))
+        delivery = None
+        if by_sms:
+            purpose = sms_purpose or (
+                OutboxPurpose.AUTOMATED
+                if channel == MessageChannel.AUTOMATED
+                else OutboxPurpose.CHAT
+            )
+            outbox = queue_sms(
+                message=message, participant=conversation.enrolment.participant, purpose=purpose
+            )
+            delivery = outbox.delivery_status
+        payload = message_payload(message, conversation, body=body, delivery=delivery)
         transaction.on_commit(lambda: events.message_posted(conversation.pk, payload))
     return PostedMessage(message, payload, created=True)
-
-
-def _enqueue_sms(outbox_id: int) -> None:
-    from messaging.tasks import deliver_sms
-
-    deliver_sms.delay(outbox_id)
 
 
 def mark_read(*, conversation: Conversation, user: User, seq: int) -> int:

@@ -1,59 +1,27 @@
-"""Background work for messaging. Tasks take row ids only, never text or phone numbers."""
+"""Background work for messaging. Tasks take row ids only, never text or phone numbers, and
+are idempotent: a redelivered task finds its row already handled (acks_late)."""
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from django.db import transaction
-from django.utils import timezone
 
-from encryption.services import decrypt
-from messaging.models import OutboxStatus, SmsOutbox
-from messaging.selectors import message_ref
-from messaging.sms import send_sms
-from people.selectors import participant_profile, sms_allowed
-
-logger = logging.getLogger(__name__)
+from messaging.metrics import SMS_SENDS
+from messaging.sms import delivery
+from messaging.sms.outbox import ring_outbox
 
 
 @shared_task(name="messaging.deliver_sms")
 def deliver_sms(outbox_id: int) -> str:
-    """Send one outbox row's SMS, at most once: a redelivered task finds it already sent."""
-    with transaction.atomic():
-        outbox = (
-            SmsOutbox.objects.select_for_update(of=("self",))
-            .select_related(
-                "message__conversation__data_key",
-                "message__conversation__enrolment__participant__data_key",
-            )
-            .filter(pk=outbox_id)
-            .first()
-        )
-        if outbox is None or outbox.status != OutboxStatus.PENDING:
-            return "already-handled"
-        message = outbox.message
-        conversation = message.conversation
-        participant = conversation.enrolment.participant
-        if not sms_allowed(participant):
-            outbox.status = OutboxStatus.SKIPPED
-            outbox.save(update_fields=["status"])
-            logger.info("sms skipped: no consent outbox=%s", outbox_id)
-            return "skipped"
-        body = decrypt(
-            data_key=conversation.data_key,
-            ciphertext=message.body_ciphertext,
-            ref=message_ref(message.id),
-        )
-        outbox.attempts += 1
-        provider_id = send_sms(
-            to=participant_profile(participant).phone,
-            body=body,
-            purpose="chat",
-            reference=str(outbox_id),
-        )
-        outbox.status = OutboxStatus.SENT
-        outbox.provider_message_id = provider_id
-        outbox.sent_at = timezone.now()
-        outbox.save(update_fields=["status", "attempts", "provider_message_id", "sent_at"])
-    return "sent"
+    """Send one outbox row's SMS (messaging/sms/delivery.py)."""
+    result = delivery.send_outbox(outbox_id=outbox_id)
+    SMS_SENDS.labels(result=result).inc()
+    return result
+
+
+@shared_task(name="messaging.sweep_sms_outbox")
+def sweep_sms_outbox() -> int:
+    """Beat, every 15 s: ring again for due retries, lost doorbells and expired leases."""
+    due = delivery.due_outbox_ids()
+    for outbox_id in due:
+        ring_outbox(outbox_id)
+    return len(due)

@@ -117,16 +117,29 @@ def raw_database_bytes(request: pytest.FixtureRequest) -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache_and_sms_outbox() -> Iterator[None]:
-    """Throttle counters and the memory SMS outbox start empty in every test."""
+def _fresh_cache_and_fake_twilio() -> Iterator[None]:
+    """Throttle counters and the fake Twilio (what was sent, scripted failures) start empty in
+    every test."""
+    from django.conf import settings
     from django.core.cache import cache
 
-    from messaging.sms import MemorySmsBackend
+    from tests.support.fake_twilio import FAKE_TWILIO
 
     cache.clear()
-    MemorySmsBackend.outbox.clear()
+    FAKE_TWILIO.configure(
+        account_sid=settings.TWILIO_ACCOUNT_SID, auth_token=settings.TWILIO_AUTH_TOKEN
+    )
+    FAKE_TWILIO.reset()
     yield
-    MemorySmsBackend.outbox.clear()
+    FAKE_TWILIO.reset()
+
+
+@pytest.fixture
+def fake_twilio() -> Any:
+    """The fake Twilio API that the test profile's twilio Client talks to."""
+    from tests.support.fake_twilio import FAKE_TWILIO
+
+    return FAKE_TWILIO
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 from access import services
 from access.permissions import AllowAnyone, SignedIn, is_staff_member
 from access.serializers import (
+    ChannelSerializer,
     LoginSerializer,
     MeSerializer,
     SmsCodeRequestSerializer,
@@ -172,3 +173,29 @@ class MeView(APIView):
     def get(self, request: Request, *args: Any) -> Response:
         assert isinstance(request.user, User)
         return Response(me_payload(request.user))
+
+
+class MeChannelView(APIView):
+    """A service user chooses how replies reach them: `web` or `sms` (which needs SMS
+    consent). Staff get 403."""
+
+    permission_classes = [SignedIn]
+
+    @extend_schema(request=ChannelSerializer, responses={200: MeSerializer})
+    def post(self, request: Request) -> Response:
+        from people.services import set_preferred_channel
+
+        user = request.user
+        assert isinstance(user, User)
+        if not user.is_participant:
+            raise DomainError(
+                "not_a_service_user",
+                "Only service users choose a channel.",
+                http_status=status.HTTP_403_FORBIDDEN,
+            )
+        serializer = ChannelSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        set_preferred_channel(
+            participant=user.participant, channel=serializer.validated_data["preferred_channel"]
+        )
+        return Response(me_payload(user))

@@ -43,6 +43,11 @@ class MeSerializer(serializers.Serializer[Any]):
     display_name = serializers.CharField()
     roles = RoleSerializer(many=True)
     participant_id = serializers.UUIDField(allow_null=True)
+    preferred_channel = serializers.ChoiceField(choices=["web", "sms"], allow_null=True)
+
+
+class ChannelSerializer(serializers.Serializer[Any]):
+    preferred_channel = serializers.ChoiceField(choices=["web", "sms"])
 
 
 def me_payload(user: User) -> dict[str, Any]:
@@ -53,6 +58,7 @@ def me_payload(user: User) -> dict[str, Any]:
             "display_name": "",
             "roles": [],
             "participant_id": user.participant.id,
+            "preferred_channel": user.participant.preferred_channel,
         }
     roles = (
         StaffRole.objects.filter(user=user)
@@ -65,4 +71,5 @@ def me_payload(user: User) -> dict[str, Any]:
         "display_name": staff_display_name(user),
         "roles": [{"programme": r.programme.slug, "role": r.role} for r in roles],
         "participant_id": None,
+        "preferred_channel": None,
     }

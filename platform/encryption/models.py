@@ -9,6 +9,7 @@ class DataKeyPurpose(models.TextChoices):
     PERSON = "person", "Person profile fields"
     CONVERSATION = "conversation", "Conversation messages and notes"
     PROGRAMME = "programme", "Programme secrets"
+    INTAKE = "intake", "A text from a number no conversation could take"
 
 
 class DataKey(models.Model):

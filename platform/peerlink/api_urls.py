@@ -6,6 +6,7 @@ from django.urls import path
 
 from access import api as access
 from messaging import api as messaging
+from messaging.sms import api as sms
 from programmes import api as programmes
 
 urlpatterns = [
@@ -17,6 +18,7 @@ urlpatterns = [
     path("auth/sms-code/verify/", access.SmsCodeVerifyView.as_view(), name="auth-sms-code-verify"),
     path("ws-ticket/", access.WsTicketView.as_view(), name="ws-ticket"),
     path("me/", access.MeView.as_view(), name="me"),
+    path("me/channel/", access.MeChannelView.as_view(), name="me-channel"),
     path("programmes/", programmes.ProgrammeListView.as_view(), name="programme-list"),
     path(
         "programmes/<slug:slug>/", programmes.ProgrammeDetailView.as_view(), name="programme-detail"
@@ -53,6 +55,12 @@ urlpatterns = [
         name="conversation-notes",
     ),
     path("saved-replies/", messaging.SavedReplyListView.as_view(), name="saved-reply-list"),
+    path("sms-intake/", sms.SmsIntakeListView.as_view(), name="sms-intake-list"),
+    path(
+        "sms-intake/<uuid:intake_id>/resolve/",
+        sms.SmsIntakeResolveView.as_view(),
+        name="sms-intake-resolve",
+    ),
     path(
         "saved-replies/<int:reply_id>/",
         messaging.SavedReplyDetailView.as_view(),

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from health import views as health
+from messaging.sms import views as sms
 
 handler400 = "peerlink.errors.json_400"
 handler403 = "peerlink.errors.json_403"
@@ -15,6 +16,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("peerlink.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("sms/twilio/inbound/", sms.TwilioInboundView.as_view(), name="sms-twilio-inbound"),
+    path("sms/twilio/status/", sms.TwilioStatusView.as_view(), name="sms-twilio-status"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
     path("metrics", health.metrics, name="metrics"),

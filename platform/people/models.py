@@ -59,6 +59,7 @@ class ConsentSource(models.TextChoices):
     STAFF = "staff", "Recorded by staff"
     SMS = "sms", "SMS keyword"
     WEB = "web", "Web"
+    PROVIDER = "provider", "SMS provider (the number opted out with the carrier)"
 
 
 class ConsentRecord(models.Model):

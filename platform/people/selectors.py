@@ -53,4 +53,8 @@ def sms_allowed(participant: Participant) -> bool:
 def find_participant_by_phone(e164: str) -> Participant | None:
     from encryption.services import blind_index
 
-    return Participant.objects.filter(phone_index=blind_index(e164)).first()
+    return (
+        Participant.objects.select_related("user", "data_key")
+        .filter(phone_index=blind_index(e164))
+        .first()
+    )

@@ -39,6 +39,9 @@ class Programme(models.Model):
     # {"en": "If you are in danger call 911 ...", "fr": "..."}: programme text, not personal data.
     crisis_resources = models.JSONField(default=dict, blank=True)
     contact_text = models.JSONField(default=dict, blank=True)
+    # The programme's own SMS number (E.164), if it has one: texts from unknown numbers to it
+    # are routed to this programme's supervisors.
+    sms_number = models.CharField(max_length=20, blank=True)
     retention_days = models.PositiveIntegerField(default=365 * 7)
     # Randomisation: strata are site (+ track when set); block sizes are multiples of the arm
     # weights' sum, the multiplier drawn at random per block so the block end can't be guessed.
@@ -54,6 +57,10 @@ class Programme(models.Model):
     def crisis_text(self, language: str) -> str:
         resources: dict[str, str] = self.crisis_resources or {}
         return resources.get(language) or resources.get(self.languages[0], "")
+
+    def contact(self, language: str) -> str:
+        texts: dict[str, str] = self.contact_text or {}
+        return texts.get(language) or texts.get(self.languages[0], "")
 
 
 class Site(models.Model):

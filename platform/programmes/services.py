@@ -16,7 +16,13 @@ from messaging import events as messaging_events
 from messaging.services import open_conversation
 from peerlink.errors import Conflict, DomainError
 from people.models import Channel, ConsentKind, ConsentSource, Participant, User
-from people.services import create_participant, grant_consent, phone_index, validate_time_zone
+from people.services import (
+    create_participant,
+    grant_consent,
+    normalise_phone,
+    phone_index,
+    validate_time_zone,
+)
 from programmes import randomisation
 from programmes.models import (
     Arm,
@@ -64,6 +70,7 @@ def create_programme(
     languages: Sequence[str] = ("en",),
     crisis_resources: dict[str, str] | None = None,
     contact_text: dict[str, str] | None = None,
+    sms_number: str = "",
     arms: Sequence[ArmSpec] = EPSS_ARMS,
     sites: Sequence[tuple[str, str]] = (),
     stratify_by_track: bool = False,
@@ -81,6 +88,7 @@ def create_programme(
         languages=list(languages),
         crisis_resources=crisis_resources or {},
         contact_text=contact_text or {},
+        sms_number=normalise_phone(sms_number) if sms_number else "",
         stratify_by_track=stratify_by_track,
         data_key=create_data_key(purpose=DataKeyPurpose.PROGRAMME),
     )

@@ -122,7 +122,11 @@ def asgi_server(
             "PEERLINK_INDEX_KEY": _key(),
             "CHANNEL_LAYER_ENCRYPTION_KEY": secrets.token_urlsafe(32),
             # Nothing here should text anyone; if something tried, it stays in memory.
-            "SMS_BACKEND": "messaging.sms.MemorySmsBackend",
+            "SMS_BACKEND": "messaging.sms.TwilioSmsBackend",
+            "TWILIO_HTTP_CLIENT": "tests.support.fake_twilio.FakeTwilioHttpClient",
+            "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
+            "TWILIO_AUTH_TOKEN": secrets.token_urlsafe(24),
+            "TWILIO_MESSAGING_SERVICE_SID": "MG" + "0" * 32,
             "LOG_LEVEL": "WARNING",
         }
     )

@@ -13,6 +13,7 @@ from channels.db import database_sync_to_async
 
 from audit.models import AuditEntry
 from messaging.models import Conversation, ReadMarker
+from people.models import Channel, Participant
 from tests.support.factories import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -147,9 +148,17 @@ async def test_send_with_a_body_over_4000_characters_is_rejected(
     await assert_rejected(ws, peer, send_frame(conversation, body="x" * 4001), code="body_too_long")
 
 
+async def _reads_on_the_web(conversation: Conversation) -> None:
+    """Bodies over 1,600 characters can't go by SMS: these tests talk to a web reader."""
+    await Participant.objects.filter(enrolments__conversation__pk=conversation.pk).aupdate(
+        preferred_channel=Channel.WEB
+    )
+
+
 async def test_send_with_a_body_of_exactly_4000_characters_is_accepted(
     ws: Any, peer: Any, conversation: Conversation
 ) -> None:
+    await _reads_on_the_web(conversation)
     await peer.send_json_to(send_frame(conversation, body="x" * 4000))
     ack = await ws.last(peer, "ack")
     assert ack["message"]["body"] == "x" * 4000
@@ -161,6 +170,7 @@ async def test_a_4000_character_body_is_accepted_even_when_every_character_is_es
 ) -> None:
     # An emoji escaped as a surrogate pair takes 12 characters of JSON ("\ud83d\ude00"):
     # the frame limit must leave room for the longest body a client may legitimately send.
+    await _reads_on_the_web(conversation)
     body = "\U0001f600" * 4000
     text = json.dumps(send_frame(conversation, body=body), ensure_ascii=True)
     assert len(text) > 48_000

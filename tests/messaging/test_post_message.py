@@ -10,11 +10,11 @@ from django.db import connection
 
 from messaging.models import Conversation, Message, OutboxStatus, SmsOutbox
 from messaging.services import open_conversation, post_message
-from messaging.sms import MemorySmsBackend
 from peerlink.errors import DomainError, NotFound
-from people.models import Channel
+from people.models import Channel, Participant
 from programmes.models import Role
 from tests.support.factories import World, enrol, make_programme, make_staff
+from tests.support.fake_twilio import FAKE_TWILIO
 
 pytestmark = pytest.mark.django_db
 
@@ -92,9 +92,25 @@ def test_bad_bodies_are_refused_and_write_nothing(world: World, body: str, code:
     assert not Message.objects.exists()
 
 
-def test_a_body_of_exactly_4000_characters_is_accepted(world: World) -> None:
+def test_a_body_of_exactly_4000_characters_is_accepted_for_a_web_reader(world: World) -> None:
+    Participant.objects.filter(pk=world.own.participant_id).update(preferred_channel=Channel.WEB)
     conversation = Conversation.objects.get(enrolment=world.own)
     assert _post(conversation, world.peer, body="y" * 4000).created
+
+
+def test_a_body_of_exactly_1600_characters_is_accepted_for_an_sms_reader(world: World) -> None:
+    conversation = Conversation.objects.get(enrolment=world.own)
+    posted = _post(conversation, world.peer, body="y" * 1600)
+    assert SmsOutbox.objects.filter(message=posted.message).exists()
+
+
+def test_a_longer_body_for_an_sms_reader_is_refused_and_nothing_is_written(world: World) -> None:
+    conversation = Conversation.objects.get(enrolment=world.own)
+    with pytest.raises(DomainError) as excinfo:
+        _post(conversation, world.peer, body="y" * 1601)
+    assert excinfo.value.code == "too_long_for_sms"
+    assert not Message.objects.filter(conversation=conversation).exists()
+    assert not SmsOutbox.objects.exists()
 
 
 @pytest.mark.parametrize("client_id", ["", "x" * 81, "tab\there"])
@@ -126,7 +142,7 @@ def test_a_peer_message_to_an_sms_reader_queues_and_sends_one_sms(
         posted = _post(conversation, world.peer, body="see you tomorrow")
     outbox = SmsOutbox.objects.get(message=posted.message)
     assert outbox.status == OutboxStatus.SENT
-    assert [sms.body for sms in MemorySmsBackend.outbox] == ["see you tomorrow"]
+    assert [sms.body for sms in FAKE_TWILIO.sent] == ["see you tomorrow"]
 
 
 def test_a_redelivered_sms_task_sends_nothing_more(
@@ -138,7 +154,7 @@ def test_a_redelivered_sms_task_sends_nothing_more(
     with django_capture_on_commit_callbacks(execute=True):
         posted = _post(conversation, world.peer)
     assert deliver_sms(SmsOutbox.objects.get(message=posted.message).pk) == "already-handled"
-    assert len(MemorySmsBackend.outbox) == 1
+    assert len(FAKE_TWILIO.sent) == 1
 
 
 def test_no_sms_is_sent_without_sms_consent(
@@ -151,7 +167,7 @@ def test_no_sms_is_sent_without_sms_consent(
     with django_capture_on_commit_callbacks(execute=True):
         posted = _post(conversation, world.peer)
     assert SmsOutbox.objects.get(message=posted.message).status == OutboxStatus.SKIPPED
-    assert MemorySmsBackend.outbox == []
+    assert FAKE_TWILIO.sent == []
 
 
 def test_messages_from_the_participant_or_to_a_web_reader_queue_no_sms() -> None:

@@ -143,12 +143,48 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+CELERY_BEAT_SCHEDULE = {
+    # The outbox's safety net: retries that are due, and rows whose task was lost.
+    "sweep-sms-outbox": {"task": "messaging.sweep_sms_outbox", "schedule": 15.0},
+}
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")
 PEERLINK_PUBLIC_URL = os.environ.get("PEERLINK_PUBLIC_URL", "http://127.0.0.1:8000")
 TWILIO_ACCOUNT_SID = os.environ.get("TWILIO_ACCOUNT_SID", "")
 TWILIO_AUTH_TOKEN = os.environ.get("TWILIO_AUTH_TOKEN", "")
 TWILIO_MESSAGING_SERVICE_SID = os.environ.get("TWILIO_MESSAGING_SERVICE_SID", "")
+# The twilio library's HTTP client (a dotted path to a class). Empty: its own requests-based
+# client. Tests and benchmarks name the fake Twilio of tests/support/fake_twilio.py here.
+TWILIO_HTTP_CLIENT = os.environ.get("TWILIO_HTTP_CLIENT", "")
+TWILIO_TIMEOUT_SECONDS = float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "10"))
+
+# The SMS outbox: attempts with exponential backoff on temporary errors (timeouts, 5xx, 429),
+# a lease on rows being sent, and the sweeper that rings again for rows whose doorbell (the
+# Celery task) was lost.
+SMS_SEND_MAX_ATTEMPTS = int(os.environ.get("PEERLINK_SMS_SEND_MAX_ATTEMPTS", "8"))
+SMS_RETRY_BASE_SECONDS = float(os.environ.get("PEERLINK_SMS_RETRY_BASE_SECONDS", "30"))
+SMS_RETRY_MAX_SECONDS = float(os.environ.get("PEERLINK_SMS_RETRY_MAX_SECONDS", "3600"))
+SMS_SENDING_LEASE_SECONDS = 300
+SMS_SWEEP_GRACE_SECONDS = 60
+# Inbound: texts per number per minute beyond which a webhook is refused (429, nothing
+# stored); how often HELP is answered; the replies to numbers no conversation can take.
+SMS_INBOUND_PER_NUMBER_PER_MINUTE = int(os.environ.get("PEERLINK_SMS_INBOUND_PER_MINUTE", "30"))
+SMS_HELP_REPLY_INTERVAL_SECONDS = 120
+SMS_INTAKE_REPLY_INTERVAL_SECONDS = 24 * 3600
+SMS_UNKNOWN_SENDER_REPLY = os.environ.get(
+    "PEERLINK_SMS_UNKNOWN_SENDER_REPLY",
+    "Thank you for your message. We could not match this number to anyone we support, so it "
+    "may not be read soon.",
+)
+SMS_NO_CONVERSATION_REPLY = os.environ.get(
+    "PEERLINK_SMS_NO_CONVERSATION_REPLY",
+    "Thank you for your message. Texts to this number are not read by a peer supporter.",
+)
+SMS_HELP_FALLBACK = os.environ.get(
+    "PEERLINK_SMS_HELP_TEXT",
+    "This is a peer support service. If you are in danger or thinking of harming yourself, "
+    "call your local emergency number now. Text STOP to stop texts, START to restart them.",
+)
 
 # Key material (DESIGN.md §5). Parsed and validated by encryption.keyring.
 PEERLINK_KEYRING = os.environ.get("PEERLINK_KEYRING", "")
@@ -183,5 +219,7 @@ LOGGING = {
     "loggers": {
         # Django logs the request path on errors; our URLs never carry personal data.
         "django.request": {"level": "WARNING"},
+        # The twilio library logs each API request (URL, headers) at INFO.
+        "twilio": {"level": "WARNING"},
     },
 }

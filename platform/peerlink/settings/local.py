@@ -6,7 +6,12 @@ The embedded keys below are for the demo only; production refuses to start witho
 from __future__ import annotations
 
 from peerlink.settings.base import *  # noqa: F403
-from peerlink.settings.base import PEERLINK_INDEX_KEY, PEERLINK_KEYRING, VAR_DIR
+from peerlink.settings.base import (
+    PEERLINK_INDEX_KEY,
+    PEERLINK_KEYRING,
+    TWILIO_AUTH_TOKEN,
+    VAR_DIR,
+)
 
 DEBUG = True
 SECRET_KEY = "local-development-only-not-secret"  # noqa: S105
@@ -15,6 +20,10 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 # Dev-only key material, so that `make run` works from a fresh clone.
 PEERLINK_KEYRING = PEERLINK_KEYRING or "1:ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDE="
 PEERLINK_INDEX_KEY = PEERLINK_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAwMDAwMDE="
+
+# Signs and checks the webhooks of `manage.py simulate_sms` in the demo; the console backend
+# never calls Twilio.
+TWILIO_AUTH_TOKEN = TWILIO_AUTH_TOKEN or "local-development-twilio-token"
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_TASK_ALWAYS_EAGER = True

@@ -28,7 +28,13 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://localhost/"
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-SMS_BACKEND = "messaging.sms.MemorySmsBackend"
+# The real twilio library on the fake Twilio HTTP API of tests/support/fake_twilio.py.
+SMS_BACKEND = "messaging.sms.TwilioSmsBackend"
+TWILIO_HTTP_CLIENT = "tests.support.fake_twilio.FakeTwilioHttpClient"
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_AUTH_TOKEN = "test-twilio-auth-token"  # noqa: S105
+TWILIO_MESSAGING_SERVICE_SID = "MG" + "0" * 32
+PEERLINK_PUBLIC_URL = "https://peerlink.test"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Throttles are exercised by their own tests, which lower these on purpose.

@@ -20,9 +20,9 @@ from access.throttles import (
     SmsCodePhoneThrottle,
     WsTicketThrottle,
 )
-from messaging.sms import MemorySmsBackend
 from people.selectors import participant_profile
 from tests.support.factories import World
+from tests.support.fake_twilio import FAKE_TWILIO
 
 PASSWORD = "pw-for-tests-only"
 LOGIN = "/api/v1/auth/login/"
@@ -206,7 +206,7 @@ def test_code_requests_for_one_number_from_many_addresses_are_throttled(
 
     assert answers == [202, 202]
     assert_throttled(third)
-    assert len(MemorySmsBackend.outbox) == 2
+    assert len(FAKE_TWILIO.sent) == 2
 
 
 def test_code_request_limit_counts_formats_of_one_number_together(
@@ -234,7 +234,7 @@ def test_code_requests_from_one_address_are_throttled(
     third = request_code(phones[0], django_capture_on_commit_callbacks, REMOTE_ADDR="203.0.113.5")
 
     assert_throttled(third)
-    assert len(MemorySmsBackend.outbox) == 2
+    assert len(FAKE_TWILIO.sent) == 2
 
 
 def test_code_verification_attempts_from_one_address_are_throttled(

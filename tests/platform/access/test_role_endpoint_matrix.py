@@ -90,6 +90,27 @@ def _shared_reply_path(world: World) -> str:
     return f"/api/v1/saved-replies/{reply.id}/"
 
 
+def _intake_resolve_path(world: World) -> str:
+    from messaging.models import SmsIntake
+    from messaging.sms.inbound import InboundText, receive_sms
+    from messaging.sms.simulate import new_message_sid
+
+    text = InboundText(
+        message_sid=new_message_sid(),
+        sender=fictional_phone(),
+        recipient="",
+        body="hi",
+        num_media=0,
+    )
+    receive_sms(text)
+    intake = SmsIntake.objects.get(inbound__message_sid=text.message_sid)
+    return f"/api/v1/sms-intake/{intake.id}/resolve/"
+
+
+def supervisors_and_admins(status: int) -> dict[str, int]:
+    return {**everyone(403), "supervisor": status, "admin": status}
+
+
 def conversation_member(own: int) -> dict[str, int]:
     """A conversation of `world.own`: its person and peer take part, the team's supervisor
     reads (audited); nobody else may know it exists."""
@@ -142,6 +163,23 @@ MATRIX: dict[tuple[str, str], Case] = {
     ),
     ("ws-ticket", "POST"): Case("POST", lambda w: "/api/v1/ws-ticket/", signed_in(201)),
     ("me", "GET"): Case("GET", lambda w: "/api/v1/me/", signed_in(200)),
+    ("me-channel", "POST"): Case(
+        "POST",
+        lambda w: "/api/v1/me/channel/",
+        {**everyone(403), "service_user": 200},
+        lambda w: {"preferred_channel": "web"},
+    ),
+    # Twilio's webhooks: only a valid X-Twilio-Signature gets in, whoever is signed in.
+    ("sms-twilio-inbound", "POST"): Case(
+        "POST", lambda w: "/sms/twilio/inbound/", everyone(403), lambda w: {"Body": "hi"}
+    ),
+    ("sms-twilio-status", "POST"): Case(
+        "POST", lambda w: "/sms/twilio/status/", everyone(403), lambda w: {"MessageStatus": "sent"}
+    ),
+    ("sms-intake-list", "GET"): Case(
+        "GET", lambda w: "/api/v1/sms-intake/", supervisors_and_admins(200)
+    ),
+    ("sms-intake-resolve", "POST"): Case("POST", _intake_resolve_path, supervisors_and_admins(200)),
     ("programme-list", "GET"): Case("GET", lambda w: "/api/v1/programmes/", staff(200)),
     ("programme-detail", "GET"): Case(
         "GET", lambda w: f"/api/v1/programmes/{w.programme.slug}/", staff(200)

@@ -1,8 +1,8 @@
 """Service users sign in with a single-use code sent by SMS.
 
 The code is sent after the request's transaction commits, so requests run inside
-`django_capture_on_commit_callbacks(execute=True)`; the test profile's
-`MemorySmsBackend.outbox` then holds what would have reached the phone.
+`django_capture_on_commit_callbacks(execute=True)`; the fake Twilio's `FAKE_TWILIO.sent`
+(under the real twilio library) then holds what would have reached the phone.
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ from django.utils import timezone
 import access.services
 from access.models import LoginCode
 from audit.models import AuditEntry
-from messaging.sms import MemorySmsBackend
 from people.models import ConsentKind, ConsentSource, Participant
 from people.selectors import participant_profile
 from people.services import withdraw_consent
 from tests.support.factories import World, fictional_phone
+from tests.support.fake_twilio import FAKE_TWILIO
 
 SMS_CODE = "/api/v1/auth/sms-code/"
 SMS_VERIFY = "/api/v1/auth/sms-code/verify/"
@@ -57,7 +57,7 @@ def phone_of(participant: Participant) -> str:
 
 
 def code_in_last_sms() -> str:
-    match = re.search(r"\b(\d{6})\b", MemorySmsBackend.outbox[-1].body)
+    match = re.search(r"\b(\d{6})\b", FAKE_TWILIO.sent[-1].body)
     assert match, "no 6-digit code in the SMS"
     return match.group(1)
 
@@ -75,14 +75,14 @@ def test_known_number_gets_202_and_exactly_one_sms_to_it(world: World, send_code
     response = send_code(phone)
 
     assert response.status_code == 202
-    assert len(MemorySmsBackend.outbox) == 1
-    assert MemorySmsBackend.outbox[0].to == phone
+    assert len(FAKE_TWILIO.sent) == 1
+    assert FAKE_TWILIO.sent[0].to == phone
 
 
 def test_code_sms_holds_a_six_digit_code(world: World, send_code: Any) -> None:
     send_code(phone_of(world.own.participant))
 
-    assert re.search(r"\b\d{6}\b", MemorySmsBackend.outbox[0].body)
+    assert re.search(r"\b\d{6}\b", FAKE_TWILIO.sent[0].body)
 
 
 def test_number_typed_in_national_format_gets_the_sms_at_its_e164_form(
@@ -94,14 +94,14 @@ def test_number_typed_in_national_format_gets_the_sms_at_its_e164_form(
     response = send_code(national)
 
     assert response.status_code == 202
-    assert [sms.to for sms in MemorySmsBackend.outbox] == [e164]
+    assert [sms.to for sms in FAKE_TWILIO.sent] == [e164]
 
 
 def test_unknown_number_gets_202_and_no_sms_and_no_code(world: World, send_code: Any) -> None:
     response = send_code(fictional_phone())
 
     assert response.status_code == 202
-    assert MemorySmsBackend.outbox == []
+    assert FAKE_TWILIO.sent == []
     assert not LoginCode.objects.exists()
 
 
@@ -123,7 +123,7 @@ def test_number_whose_sms_consent_was_withdrawn_gets_202_and_no_sms(
     response = send_code(phone_of(participant))
 
     assert response.status_code == 202
-    assert MemorySmsBackend.outbox == []
+    assert FAKE_TWILIO.sent == []
     assert not LoginCode.objects.exists()
 
 
@@ -138,7 +138,7 @@ def test_unreadable_phone_is_400_and_writes_nothing(
     assert response.status_code == 400
     assert response.json()["code"] == "invalid_phone"
     assert text not in response.json()["message"]
-    assert MemorySmsBackend.outbox == []
+    assert FAKE_TWILIO.sent == []
     assert not LoginCode.objects.exists()
     assert AuditEntry.objects.count() == audit_before
 

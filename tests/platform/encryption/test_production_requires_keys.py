@@ -4,73 +4,13 @@ process with a clean environment, as a deployment would."""
 
 from __future__ import annotations
 
-import base64
-import os
-import subprocess
-import sys
-from pathlib import Path
+from tests.support import production
 
-ROOT = Path(__file__).resolve().parents[3]
-TIMEOUT = 60
-
-
-def _key(size: int = 32) -> str:
-    return base64.b64encode(os.urandom(size)).decode()
-
-
-KEYRING = f"1:{_key()}"
-INDEX_KEY = _key()
-
-
-def _env(**overrides: str | None) -> dict[str, str]:
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", str(ROOT)),
-        "LANG": "C.UTF-8",
-        "DJANGO_SETTINGS_MODULE": "peerlink.settings.production",
-        "PEERLINK_ENV": "production",
-        "DJANGO_SECRET_KEY": "production-test-secret-" + "x" * 40,
-        "DATABASE_URL": "postgresql://x@127.0.0.1/x",
-        "REDIS_URL": "redis://127.0.0.1:1/0",
-        "PEERLINK_PUBLIC_URL": "https://peerlink.example.org",
-        "CHANNEL_LAYER_ENCRYPTION_KEY": "channel-layer-test-key",
-        "PEERLINK_KEYRING": KEYRING,
-        "PEERLINK_INDEX_KEY": INDEX_KEY,
-    }
-    for name, value in overrides.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return env
-
-
-def _manage_check(**overrides: str | None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", "check"],
-        cwd=ROOT,
-        env=_env(**overrides),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def _django_setup(**overrides: str | None) -> subprocess.CompletedProcess[str]:
-    script = (
-        "import django; django.setup(); from django.conf import settings; "
-        "print(settings.SETTINGS_MODULE)"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env=_env(**overrides),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+KEYRING = production.KEYRING
+INDEX_KEY = production.INDEX_KEY
+_key = production.random_key
+_manage_check = production.manage_check
+_django_setup = production.django_setup
 
 
 def test_production_starts_with_valid_key_material() -> None:

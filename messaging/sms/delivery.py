@@ -1,0 +1,417 @@
+"""SMS out (DESIGN.md §3, data flow 3): an outbox row -> the SMS backend -> MessageSid ->
+delivery reports that move the status forward only.
+
+Sending is not one transaction: the provider call must not hold a row lock, and a crash after
+the provider accepted a text must not send it again. So a send is three short steps:
+
+1. **claim**: lock the row, check consent, mark it `sending` (a lease) and count the attempt;
+2. **hand over** to the backend, outside any transaction;
+3. **record** the MessageSid (`sent`), or a temporary failure (`pending` again, with the next
+   attempt's time, backing off exponentially) or a permanent one (`failed`; Twilio's 21610
+   means the number opted out, and the person is opted out here too).
+
+If a worker dies between 2 and 3, the lease runs out and the sweeper claims the row again;
+but Twilio's status callback carries the row id (see `status_callback_url`), and a report for
+a send we never recorded adopts its MessageSid, so the text is not sent twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from encryption.services import decrypt
+from messaging import events
+from messaging.models import (
+    DELIVERY_RANK,
+    FINAL_DELIVERY_RANK,
+    DeliveryStatus,
+    OutboxPurpose,
+    OutboxStatus,
+    OutboxTemplate,
+    SmsOutbox,
+)
+from messaging.selectors import message_ref
+from messaging.sms import texts
+from messaging.sms.backends import (
+    OPTED_OUT_ERROR_CODES,
+    OutgoingSms,
+    SmsPermanentError,
+    SmsReceipt,
+    SmsTemporaryError,
+    send_sms,
+)
+from messaging.sms.intake import intake_field_ref
+from messaging.sms.segments import count_segments
+from messaging.sms.signatures import status_callback_url
+from people.selectors import participant_profile, sms_allowed
+
+logger = logging.getLogger(__name__)
+
+# Twilio's message statuses, onto ours (DeliveryStatus). `read` is WhatsApp's; `canceled` a
+# scheduled message that never went.
+TWILIO_STATUSES: dict[str, str] = {
+    "accepted": DeliveryStatus.QUEUED,
+    "scheduled": DeliveryStatus.QUEUED,
+    "queued": DeliveryStatus.QUEUED,
+    "sending": DeliveryStatus.SENDING,
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "read": DeliveryStatus.DELIVERED,
+    "undelivered": DeliveryStatus.UNDELIVERED,
+    "failed": DeliveryStatus.FAILED,
+    "canceled": DeliveryStatus.FAILED,
+}
+
+
+@dataclass(frozen=True)
+class ClaimedSend:
+    outbox_id: int
+    attempt: int
+    sms: OutgoingSms
+
+
+def _backoff(attempts: int) -> dt.timedelta:
+    base = settings.SMS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
+    seconds = min(base, settings.SMS_RETRY_MAX_SECONDS)
+    # Jitter, so that texts that failed together (a provider outage) don't retry together.
+    return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+def _needs_consent(outbox: SmsOutbox) -> bool:
+    """Everything needs the person's SMS consent except the answer to their own HELP and the
+    one reply to an unknown number that wrote to us."""
+    return outbox.purpose != OutboxPurpose.KEYWORD_REPLY and outbox.participant_id is not None
+
+
+def _recipient(outbox: SmsOutbox) -> str:
+    if outbox.participant is not None:
+        return participant_profile(outbox.participant).phone
+    intake = outbox.intake
+    assert intake is not None
+    return decrypt(
+        data_key=intake.data_key,
+        ciphertext=intake.phone_ciphertext,
+        ref=intake_field_ref(intake.pk, "phone"),
+    )
+
+
+def _text(outbox: SmsOutbox) -> str:
+    message = outbox.message
+    if message is not None:
+        return decrypt(
+            data_key=message.conversation.data_key,
+            ciphertext=message.body_ciphertext,
+            ref=message_ref(message.id),
+        )
+    language = outbox.language or "en"
+    if outbox.template == OutboxTemplate.HELP:
+        return texts.help_text(outbox.programme, language)
+    if outbox.template == OutboxTemplate.NO_CONVERSATION:
+        return texts.no_conversation_text(outbox.programme, language)
+    if outbox.template == OutboxTemplate.UNKNOWN_SENDER:
+        return texts.unknown_sender_text(outbox.programme)
+    raise ValueError(f"outbox {outbox.pk} has nothing to send")
+
+
+def _ring(outbox: SmsOutbox) -> None:
+    """Tell the conversation's sockets where a message's SMS stands (after commit)."""
+    if outbox.message_id is None:
+        return
+    message = outbox.message
+    assert message is not None
+    conversation_id, message_id, seq = message.conversation_id, message.id, message.seq
+    status = outbox.delivery_status
+    transaction.on_commit(lambda: events.delivery_changed(conversation_id, message_id, seq, status))
+
+
+def _locked(outbox_id: int) -> SmsOutbox | None:
+    return (
+        SmsOutbox.objects.select_for_update(of=("self",))
+        .select_related(
+            "message__conversation__data_key",
+            "participant__data_key",
+            "intake__data_key",
+            "programme",
+        )
+        .filter(pk=outbox_id)
+        .first()
+    )
+
+
+def _finish(outbox: SmsOutbox, *, status: str, delivery: str, now: dt.datetime) -> None:
+    outbox.status = status
+    outbox.delivery_status = delivery
+    outbox.delivery_updated_at = now
+    outbox.next_attempt_at = None
+    outbox.save(
+        update_fields=["status", "delivery_status", "delivery_updated_at", "next_attempt_at"]
+    )
+    _ring(outbox)
+
+
+def claim(*, outbox_id: int) -> ClaimedSend | str:
+    """Step 1: the send to hand over, or why there is none ("already-handled", "in-flight",
+    "skipped", "failed", "missing")."""
+    with transaction.atomic():
+        outbox = _locked(outbox_id)
+        if outbox is None:
+            return "missing"
+        now = timezone.now()
+        lease = dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
+        if outbox.status == OutboxStatus.SENDING and (
+            outbox.claimed_at is not None and outbox.claimed_at > now - lease
+        ):
+            return "in-flight"
+        if outbox.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+            return "already-handled"
+        if _needs_consent(outbox) and not sms_allowed(outbox.participant):  # type: ignore[arg-type]
+            _finish(outbox, status=OutboxStatus.SKIPPED, delivery=DeliveryStatus.NOT_SENT, now=now)
+            logger.info("sms skipped: no consent outbox=%s", outbox_id)
+            return "skipped"
+        if outbox.attempts >= settings.SMS_SEND_MAX_ATTEMPTS:
+            _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
+            logger.warning("sms failed: attempts exhausted outbox=%s", outbox_id)
+            return "failed"
+        body = _text(outbox)
+        segments = count_segments(body)
+        outbox.status = OutboxStatus.SENDING
+        outbox.attempts += 1
+        outbox.claimed_at = now
+        outbox.segments = segments.segments
+        outbox.encoding = segments.encoding
+        outbox.save(update_fields=["status", "attempts", "claimed_at", "segments", "encoding"])
+        return ClaimedSend(
+            outbox_id=outbox.pk,
+            attempt=outbox.attempts,
+            sms=OutgoingSms(
+                to=_recipient(outbox),
+                body=body,
+                purpose=outbox.purpose,
+                reference=str(outbox.pk),
+                status_callback=status_callback_url(outbox.pk),
+            ),
+        )
+
+
+def _record_accepted(claimed: ClaimedSend, receipt: SmsReceipt) -> str:
+    with transaction.atomic():
+        outbox = _locked(claimed.outbox_id)
+        if outbox is None:
+            return "missing"
+        if outbox.provider_message_id and outbox.provider_message_id != receipt.provider_message_id:
+            # Two accepted sends of one row: a lease ran out while the provider was slow. The
+            # first MessageSid stands; the duplicate is logged for follow-up.
+            logger.warning("sms sent twice outbox=%s attempt=%s", outbox.pk, claimed.attempt)
+            return "duplicate"
+        now = timezone.now()
+        outbox.provider_message_id = receipt.provider_message_id
+        if outbox.status != OutboxStatus.SENT:
+            outbox.status = OutboxStatus.SENT
+            outbox.sent_at = now
+        outbox.next_attempt_at = None
+        outbox.error_code = None
+        reported = TWILIO_STATUSES.get(receipt.status.lower(), DeliveryStatus.QUEUED)
+        moved = DELIVERY_RANK[reported] > DELIVERY_RANK[outbox.delivery_status]
+        if moved:
+            outbox.delivery_status = reported
+            outbox.delivery_updated_at = now
+        outbox.save(
+            update_fields=[
+                "provider_message_id",
+                "status",
+                "sent_at",
+                "next_attempt_at",
+                "error_code",
+                "delivery_status",
+                "delivery_updated_at",
+            ]
+        )
+        if moved:
+            _ring(outbox)
+    return "sent"
+
+
+def _still_claimed(outbox: SmsOutbox | None, claimed: ClaimedSend) -> bool:
+    """Still this attempt's: not adopted by a status callback, not claimed again after the
+    lease ran out."""
+    return (
+        outbox is not None
+        and outbox.status == OutboxStatus.SENDING
+        and outbox.attempts == claimed.attempt
+    )
+
+
+def _record_temporary_failure(claimed: ClaimedSend, error: SmsTemporaryError) -> str:
+    with transaction.atomic():
+        outbox = _locked(claimed.outbox_id)
+        if not _still_claimed(outbox, claimed):
+            return "superseded"
+        assert outbox is not None
+        now = timezone.now()
+        outbox.error_code = error.code
+        if outbox.attempts >= settings.SMS_SEND_MAX_ATTEMPTS:
+            outbox.save(update_fields=["error_code"])
+            _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
+            logger.warning(
+                "sms failed after %s attempts outbox=%s status=%s code=%s",
+                outbox.attempts,
+                outbox.pk,
+                error.http_status,
+                error.code,
+            )
+            return "failed"
+        outbox.status = OutboxStatus.PENDING
+        outbox.next_attempt_at = now + _backoff(outbox.attempts)
+        outbox.save(update_fields=["status", "next_attempt_at", "error_code"])
+    logger.info(
+        "sms attempt %s failed, will retry outbox=%s status=%s code=%s",
+        claimed.attempt,
+        claimed.outbox_id,
+        error.http_status,
+        error.code,
+    )
+    return "retry"
+
+
+def _record_permanent_failure(claimed: ClaimedSend, error: SmsPermanentError) -> str:
+    from messaging.actions.sms_consent import opt_out_of_sms
+    from people.models import ConsentSource
+
+    with transaction.atomic():
+        outbox = _locked(claimed.outbox_id)
+        if not _still_claimed(outbox, claimed):
+            return "superseded"
+        assert outbox is not None
+        outbox.error_code = error.code
+        outbox.save(update_fields=["error_code"])
+        _finish(
+            outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=timezone.now()
+        )
+        if error.opted_out and outbox.participant is not None:
+            opt_out_of_sms(
+                participant=outbox.participant,
+                source=ConsentSource.PROVIDER,
+                reference=f"outbox:{outbox.pk}",
+            )
+    logger.warning(
+        "sms refused by provider outbox=%s status=%s code=%s",
+        claimed.outbox_id,
+        error.http_status,
+        error.code,
+    )
+    return "opted-out" if error.opted_out else "failed"
+
+
+def send_outbox(*, outbox_id: int) -> str:
+    """Send one outbox row, at most once per accepted send. Returns what happened."""
+    claimed = claim(outbox_id=outbox_id)
+    if isinstance(claimed, str):
+        return claimed
+    try:
+        receipt = send_sms(claimed.sms)
+    except SmsTemporaryError as exc:
+        return _record_temporary_failure(claimed, exc)
+    except SmsPermanentError as exc:
+        return _record_permanent_failure(claimed, exc)
+    return _record_accepted(claimed, receipt)
+
+
+def due_outbox_ids(*, limit: int = 500) -> list[int]:
+    """Rows the sweeper rings for: retries that are due, rows whose first doorbell seems lost
+    (pending for longer than the grace period), and sends whose lease ran out."""
+    now = timezone.now()
+    grace = dt.timedelta(seconds=settings.SMS_SWEEP_GRACE_SECONDS)
+    lease = dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
+    due = (
+        Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
+        | Q(status=OutboxStatus.PENDING, next_attempt_at__isnull=True, created_at__lte=now - grace)
+        | Q(status=OutboxStatus.SENDING, claimed_at__lte=now - lease)
+    )
+    return list(
+        SmsOutbox.objects.filter(due).order_by("created_at").values_list("pk", flat=True)[:limit]
+    )
+
+
+def _adoptable(outbox_hint: int | None) -> SmsOutbox | None:
+    """The row a report names in its callback URL, if that row has no MessageSid yet and its
+    send may have gone out (a lost record, a timeout the provider acted on anyway)."""
+    if outbox_hint is None:
+        return None
+    outbox = _locked(outbox_hint)
+    if outbox is None or outbox.provider_message_id:
+        return None
+    if outbox.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.FAILED):
+        return None
+    return outbox
+
+
+def record_delivery_report(
+    *, message_sid: str, status: str, error_code: int | None, outbox_hint: int | None
+) -> str:
+    """A status callback. Moves the delivery status forward only: repeats and late,
+    out-of-order reports change nothing. Returns what happened."""
+    reported = TWILIO_STATUSES.get(status.lower())
+    if reported is None:
+        logger.info("status callback with a status we don't track: %s", status[:20])
+        return "ignored"
+    from messaging.actions.sms_consent import opt_out_of_sms
+    from people.models import ConsentSource
+
+    with transaction.atomic():
+        now = timezone.now()
+        outbox = _locked_by_sid(message_sid)
+        if outbox is None:
+            outbox = _adoptable(outbox_hint)
+            if outbox is None:
+                logger.info("status callback for an unknown MessageSid (outbox=%s)", outbox_hint)
+                return "unknown"
+            outbox.provider_message_id = message_sid
+            outbox.status = OutboxStatus.SENT
+            outbox.sent_at = outbox.sent_at or now
+            outbox.next_attempt_at = None
+            # A row given up on (retries exhausted) that went out after all starts afresh.
+            if outbox.delivery_status in (DeliveryStatus.FAILED, DeliveryStatus.PENDING):
+                outbox.delivery_status = DeliveryStatus.PENDING
+            outbox.save(
+                update_fields=[
+                    "provider_message_id",
+                    "status",
+                    "sent_at",
+                    "next_attempt_at",
+                    "delivery_status",
+                ]
+            )
+            logger.info("status callback adopted a send outbox=%s", outbox.pk)
+        current = DELIVERY_RANK[outbox.delivery_status]
+        if current >= FINAL_DELIVERY_RANK or DELIVERY_RANK[reported] <= current:
+            return "unchanged"
+        outbox.delivery_status = reported
+        outbox.delivery_updated_at = now
+        if error_code is not None:
+            outbox.error_code = error_code
+        outbox.save(update_fields=["delivery_status", "delivery_updated_at", "error_code"])
+        _ring(outbox)
+        if error_code in OPTED_OUT_ERROR_CODES and outbox.participant is not None:
+            opt_out_of_sms(
+                participant=outbox.participant,
+                source=ConsentSource.PROVIDER,
+                reference=f"outbox:{outbox.pk}",
+            )
+    return "moved"
+
+
+def _locked_by_sid(message_sid: str) -> SmsOutbox | None:
+    return (
+        SmsOutbox.objects.select_for_update(of=("self",))
+        .select_related("message", "participant__data_key")
+        .filter(provider_message_id=message_sid)
+        .first()
+    )

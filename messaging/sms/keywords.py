@@ -1,0 +1,41 @@
+"""The reserved SMS keywords of DESIGN.md §4: the whole message, in any case, with the
+surrounding spaces ignored. They win over anything else that is open (a survey session, a
+conversation)."""
+
+from __future__ import annotations
+
+import enum
+import re
+import unicodedata
+
+
+class Keyword(enum.Enum):
+    STOP = "stop"
+    START = "start"
+    HELP = "help"
+
+
+KEYWORDS: dict[str, Keyword] = {
+    **dict.fromkeys(
+        ("STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"),
+        Keyword.STOP,
+    ),
+    **dict.fromkeys(("START", "UNSTOP", "YES"), Keyword.START),
+    **dict.fromkeys(("HELP", "INFO"), Keyword.HELP),
+}
+
+# Phones and keyboards add these around a word: invisible characters that `str.strip` keeps,
+# and a full stop or exclamation mark typed after the word.
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+_TRAILING_PUNCTUATION = re.compile(r"[.!]+$")
+
+
+def parse_keyword(body: str) -> Keyword | None:
+    """The keyword the whole message is, or None. NFKC folds full-width and styled letters
+    (full-width STOP) into plain ones; case and surrounding whitespace of any kind are ignored."""
+    text = unicodedata.normalize("NFKC", body)
+    text = _INVISIBLE.sub("", text).strip()
+    text = _TRAILING_PUNCTUATION.sub("", text).strip()
+    if not text or len(text) > 16:
+        return None
+    return KEYWORDS.get(text.upper())

@@ -1,0 +1,62 @@
+"""Reads for the SMS channel: the intake supervisors see."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+from access.permissions import AnyUser, programmes_with_role
+from encryption.services import decrypt
+from messaging.models import SmsIntake
+from messaging.sms.intake import intake_field_ref
+from people.selectors import mask_phone
+from programmes.models import Role
+
+INTAKE_PAGE_MAX = 200
+
+
+def visible_intake(user: AnyUser) -> QuerySet[SmsIntake]:
+    """Entries of the programmes where the user is a supervisor or programme admin, and the
+    entries no programme's number took (the service's shared intake)."""
+    programmes = programmes_with_role(user, Role.SUPERVISOR, Role.ADMIN)
+    if not user.is_authenticated or not programmes.exists():
+        return SmsIntake.objects.none()
+    return SmsIntake.objects.filter(Q(programme__in=programmes) | Q(programme__isnull=True))
+
+
+def sees_full_numbers(user: AnyUser) -> bool:
+    """Only programme admins see whole phone numbers (README, API); supervisors a masked one."""
+    return programmes_with_role(user, Role.ADMIN).exists()
+
+
+def intake_list(user: AnyUser, *, include_resolved: bool) -> list[dict[str, Any]]:
+    entries = visible_intake(user).select_related("data_key", "programme", "resolved_by")
+    if not include_resolved:
+        entries = entries.filter(resolved_at__isnull=True)
+    full = sees_full_numbers(user)
+    rows = entries.order_by("-received_at", "pk")[:INTAKE_PAGE_MAX]
+    return [intake_payload(entry, full_phone=full) for entry in rows]
+
+
+def intake_payload(entry: SmsIntake, *, full_phone: bool) -> dict[str, Any]:
+    phone = decrypt(
+        data_key=entry.data_key,
+        ciphertext=entry.phone_ciphertext,
+        ref=intake_field_ref(entry.pk, "phone"),
+    )
+    return {
+        "id": str(entry.pk),
+        "programme": entry.programme.slug if entry.programme is not None else None,
+        "reason": entry.reason,
+        "participant": str(entry.participant_id) if entry.participant_id else None,
+        "phone": phone if full_phone else mask_phone(phone),
+        "body": decrypt(
+            data_key=entry.data_key,
+            ciphertext=entry.body_ciphertext,
+            ref=intake_field_ref(entry.pk, "body"),
+        ),
+        "received_at": entry.received_at.isoformat(),
+        "resolved_at": entry.resolved_at.isoformat() if entry.resolved_at else None,
+        "resolved_by": entry.resolved_by_id,
+    }
