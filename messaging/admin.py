@@ -1,6 +1,7 @@
 """Admin for the chat. Message bodies and case notes are never shown here: Message and
-CaseNote are not registered, and nothing below decrypts. Conversations and the SMS outbox are
-read-only (they are written by services), and so are inbound texts and the intake; saved replies are programme text, edited freely."""
+CaseNote are not registered, and nothing below decrypts. Conversations, the SMS outbox,
+inbound texts and the intake are read-only (services write them); saved replies are programme
+text, edited freely."""
 
 from __future__ import annotations
 
