@@ -94,12 +94,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=10)
 
 
-@pytest.fixture(scope="module")
-def asgi_server(
-    postgres_server: services.PostgresServer, redis_server: services.RedisServer
-) -> Iterator[AsgiServer]:
-    database = _create_database(postgres_server)
-    database_url = postgres_server.url(database)
+def _server_env(
+    database_url: str, redis_url: str, port: int, extra: dict[str, str]
+) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -113,15 +110,17 @@ def asgi_server(
             "PEERLINK_ENV": "production",
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
             "DATABASE_URL": database_url,
-            "REDIS_URL": redis_server.url,
+            "REDIS_URL": redis_url,
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(40),
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
             "DJANGO_SECURE_SSL_REDIRECT": "0",
-            "PEERLINK_PUBLIC_URL": "http://127.0.0.1",
+            # The address this server really has: Twilio's (fake) callbacks come back to it.
+            "PEERLINK_PUBLIC_URL": f"http://127.0.0.1:{port}",
             "PEERLINK_KEYRING": f"1:{_key()}",
             "PEERLINK_INDEX_KEY": _key(),
             "CHANNEL_LAYER_ENCRYPTION_KEY": secrets.token_urlsafe(32),
-            # Nothing here should text anyone; if something tried, it stays in memory.
+            # The real twilio library on the in-process fake Twilio (nothing leaves the
+            # machine); tests that follow texts out name the fake Twilio server instead.
             "SMS_BACKEND": "messaging.sms.TwilioSmsBackend",
             "TWILIO_HTTP_CLIENT": "tests.support.fake_twilio.FakeTwilioHttpClient",
             "TWILIO_ACCOUNT_SID": "AC" + "0" * 32,
@@ -130,9 +129,27 @@ def asgi_server(
             "LOG_LEVEL": "WARNING",
         }
     )
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def serve(
+    postgres_server: services.PostgresServer,
+    redis_server: services.RedisServer,
+    *,
+    extra_env: dict[str, str] | None = None,
+    with_worker: bool = False,
+) -> Iterator[AsgiServer]:
+    """A fresh database, migrated; uvicorn on it (and a Celery worker, when asked); all
+    stopped and dropped afterwards."""
+    database = _create_database(postgres_server)
+    database_url = postgres_server.url(database)
+    port = services.free_port()
+    env = _server_env(database_url, redis_server.url, port, extra_env or {})
     folder = Path(tempfile.mkdtemp(prefix="peerlink-e2e-"))
     log = folder / "server.log"
-    process: subprocess.Popen[bytes] | None = None
+    processes: list[subprocess.Popen[bytes]] = []
     try:
         migrate = subprocess.run(
             [sys.executable, "manage.py", "migrate", "--noinput"],
@@ -144,9 +161,8 @@ def asgi_server(
             check=False,
         )
         assert migrate.returncode == 0, migrate.stderr[-4000:]
-        port = services.free_port()
         with log.open("wb") as out:
-            process = subprocess.Popen(
+            server_process = subprocess.Popen(
                 [
                     sys.executable,
                     "-m",
@@ -167,17 +183,51 @@ def asgi_server(
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+            processes.append(server_process)
+            if with_worker:
+                # As deploy/Procfile runs it; one process, so the test's order is the send order.
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "peerlink",
+                            "worker",
+                            "--pool",
+                            "solo",
+                            "--loglevel",
+                            "WARNING",
+                            "--without-heartbeat",
+                            "--without-gossip",
+                            "--without-mingle",
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         server = AsgiServer(port=port, database_url=database_url, env=env, log=log)
         try:
-            services._wait_for_port(port, timeout=60, process=process)  # type: ignore[arg-type]
+            services._wait_for_port(port, timeout=60, process=server_process)  # type: ignore[arg-type]
         except RuntimeError as exc:
             raise AssertionError(f"{exc}\n{server.server_log()}") from None
         yield server
     finally:
-        if process is not None:
+        for process in processes:
             _stop(process)
         _drop_database(postgres_server, database)
         with contextlib.suppress(OSError):
             for path in folder.iterdir():
                 path.unlink()
             folder.rmdir()
+
+
+@pytest.fixture(scope="module")
+def asgi_server(
+    postgres_server: services.PostgresServer, redis_server: services.RedisServer
+) -> Iterator[AsgiServer]:
+    with serve(postgres_server, redis_server) as server:
+        yield server

@@ -1,6 +1,8 @@
 """Run with the live server's settings and environment, against its database.
 
     python tests/e2e/e2e_world.py world NAME N  -> JSON: a new conversation and its members
+    python tests/e2e/e2e_world.py sms-world NAME N -> the same, the person on SMS (with their
+                                                       fictional number, for the webhooks)
     python tests/e2e/e2e_world.py tickets ID... -> JSON: a fresh WebSocket ticket per user id
 
 A separate process (not the test process's ORM), so that pytest-django's own database set-up is
@@ -30,18 +32,19 @@ from tests.support.factories import enrol, make_programme, make_staff  # noqa: E
 PEER_SUPPORT_ONLY = (services.ArmSpec("peer_support", "Peer support", True, False, False),)
 
 
-def world(name: str, number: int) -> dict[str, object]:
+def world(name: str, number: int, channel: str = Channel.WEB) -> dict[str, object]:
     """A programme of its own (every arm with peer support, so that the first enrolment has a
-    conversation) with one peer supporter and one web service user."""
+    conversation) with one peer supporter and one service user (web, or SMS with consent)."""
     programme = make_programme(name, arms=PEER_SUPPORT_ONLY)
     admin = make_staff(programme, Role.ADMIN, f"{name}-admin")
     peer = make_staff(programme, Role.PEER_SUPPORTER, f"{name}-peer")
+    phone = f"+120455501{number:02d}"  # fictional; not an area code the factories use
     enrolment = enrol(
         programme,
         by=admin,
-        name="Web Chat Person",
-        channel=Channel.WEB,
-        phone=f"+120455501{number:02d}",  # fictional; not an area code the factories use
+        name="Web Chat Person" if channel == Channel.WEB else "Text Message Person",
+        channel=channel,
+        phone=phone,
     )
     services.assign_peer_supporter(
         enrolment=enrolment, peer_supporter=peer, assigned_by=admin, reason=HandoffReason.INITIAL
@@ -51,6 +54,7 @@ def world(name: str, number: int) -> dict[str, object]:
         "conversation": str(conversation.pk),
         "peer": peer.pk,
         "participant": enrolment.participant.user_id,
+        "phone": phone,
     }
 
 
@@ -62,5 +66,7 @@ if __name__ == "__main__":
     command, *args = sys.argv[1:]
     if command == "world":
         print(json.dumps(world(args[0], int(args[1]))))
+    elif command == "sms-world":
+        print(json.dumps(world(args[0], int(args[1]), Channel.SMS)))
     else:
         print(json.dumps(tickets([int(a) for a in args])))
