@@ -38,6 +38,9 @@ PARTICIPANTS = (
     ("Skyler Demo", "+14035550108", "fr", "calgary", Channel.SMS),
 )
 
+# The demo programme's (fictional) SMS number: `simulate_sms` texts it by default.
+SERVICE_NUMBER = "+17805550000"
+
 DEMO_GREETING = (
     "Hi, I'm your peer supporter. I've been where you are. How are the first days at home going?"
 )
@@ -69,7 +72,12 @@ class Command(BaseCommand):
             self.stdout.write(f"  {username:<16} {role}")
         self.stdout.write(
             "  service users: POST /api/v1/auth/sms-code/ with a demo number "
-            "(e.g. +17805550101); the code is printed on this console.\n"
+            "(e.g. +17805550101); the code is printed on this console."
+        )
+        self.stdout.write(
+            "  text in as a demo service user (from another terminal):\n"
+            '    python manage.py simulate_sms --from +17805550102 "Hello"\n'
+            "  texts to people on SMS are printed on this console, never sent.\n"
         )
 
     def _seed(self) -> None:
@@ -84,6 +92,7 @@ class Command(BaseCommand):
             languages=["en", "fr"],
             crisis_resources=CRISIS,
             contact_text=CONTACT,
+            sms_number=SERVICE_NUMBER,
             sites=[("edmonton", "Edmonton"), ("calgary", "Calgary")],
         )
         users: dict[str, User] = {}
