@@ -12,6 +12,7 @@ from django.utils import timezone
 from messaging.models import MessageChannel, SenderRole
 from messaging.services import open_conversation, post_message
 from people.models import Channel, User
+from people.selectors import participant_profile
 from programmes import services
 from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
 
@@ -74,11 +75,28 @@ class Command(BaseCommand):
             "  service users: POST /api/v1/auth/sms-code/ with a demo number "
             "(e.g. +17805550101); the code is printed on this console."
         )
-        self.stdout.write(
-            "  text in as a demo service user (from another terminal):\n"
-            '    python manage.py simulate_sms --from +17805550102 "Hello"\n'
-            "  texts to people on SMS are printed on this console, never sent.\n"
+        texter = self._texting_participant()
+        if texter:
+            self.stdout.write(
+                "  text in as a demo service user with a peer supporter (another terminal):\n"
+                f'    .venv/bin/python manage.py simulate_sms --from {texter} "Hello"\n'
+                "  texts to people on SMS are printed on this console, never sent.\n"
+            )
+
+    @staticmethod
+    def _texting_participant() -> str | None:
+        """A demo number on SMS with a conversation (the arms were drawn at random)."""
+        enrolment = (
+            Enrolment.objects.filter(
+                programme__slug=DEMO_SLUG,
+                conversation__isnull=False,
+                participant__preferred_channel=Channel.SMS,
+            )
+            .select_related("participant__data_key")
+            .order_by("enrolled_at")
+            .first()
         )
+        return participant_profile(enrolment.participant).phone if enrolment else None
 
     def _seed(self) -> None:
         organisation, _ = Organisation.objects.get_or_create(
