@@ -8,6 +8,10 @@ from django.conf import settings
 
 from programmes.models import Programme
 
+# Twilio's limit for one message (messaging.services.MAX_SMS_BODY_CHARS): a programme's long
+# texts are cut rather than refused, so that the answer to HELP always goes out.
+MAX_CHARS = 1600
+
 # Notices in the thread (channel `system`): read by staff, and by the person on the web.
 NOTICE_OPTED_OUT = (
     "SMS is off: this person texted STOP. Nothing will be texted to them until they text START."
@@ -30,7 +34,11 @@ def help_text(programme: Programme | None, language: str) -> str:
     if programme is not None:
         parts = [programme.contact(language), programme.crisis_text(language)]
     text = "\n".join(part for part in parts if part)
-    return text or settings.SMS_HELP_FALLBACK
+    return _fit(text or settings.SMS_HELP_FALLBACK)
+
+
+def _fit(text: str) -> str:
+    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
 
 
 def unknown_sender_text(programme: Programme | None) -> str:
@@ -40,10 +48,10 @@ def unknown_sender_text(programme: Programme | None) -> str:
     if not reply:
         return ""
     crisis = programme.crisis_text(programme.languages[0]) if programme is not None else ""
-    return f"{reply}\n{crisis}" if crisis else reply
+    return _fit(f"{reply}\n{crisis}" if crisis else reply)
 
 
 def no_conversation_text(programme: Programme | None, language: str) -> str:
     """For a person enrolled without peer support (or whose enrolment ended) who writes in:
     nobody reads this number for them, and here is where to get help."""
-    return f"{settings.SMS_NO_CONVERSATION_REPLY}\n{help_text(programme, language)}"
+    return _fit(f"{settings.SMS_NO_CONVERSATION_REPLY}\n{help_text(programme, language)}")
