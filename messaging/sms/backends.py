@@ -24,7 +24,7 @@ import requests
 from django.conf import settings
 from django.utils.module_loading import import_string
 from twilio.base import values
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -121,17 +121,24 @@ class TwilioSmsBackend:
                 messaging_service_sid=settings.TWILIO_MESSAGING_SERVICE_SID,
                 status_callback=sms.status_callback or values.unset,
             )
-        except TwilioRestException as exc:
-            status = int(exc.status)
-            code = int(exc.code) if exc.code is not None else None
-            if status == 429 or status >= 500:
-                raise SmsTemporaryError(http_status=status, code=code) from None
-            raise SmsPermanentError(http_status=status, code=code) from None
-        except (requests.Timeout, requests.ConnectionError):
+        except (TwilioRestException, TwilioServiceException) as exc:
+            # The legacy error body and RFC 9457 problem details: both carry status and code.
+            raise _sorted_error(exc.status, exc.code) from None
+        except (requests.RequestException, TwilioException):
+            # No answer, or one the library could not read: it may have been sent or not (a
+            # retry is recognised by its status callback, see messaging/sms/delivery.py).
             raise SmsTemporaryError() from None
         if not created.sid:
             raise SmsTemporaryError(code=None)
         return SmsReceipt(provider_message_id=str(created.sid), status=str(created.status or ""))
+
+
+def _sorted_error(status: object, code: object) -> SmsSendError:
+    http_status = int(status) if isinstance(status, int | str) and str(status).isdigit() else 0
+    error_code = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
+    if http_status == 429 or http_status >= 500 or http_status == 0:
+        return SmsTemporaryError(http_status=http_status or None, code=error_code)
+    return SmsPermanentError(http_status=http_status, code=error_code)
 
 
 def get_backend() -> SmsBackend:

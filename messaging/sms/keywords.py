@@ -24,9 +24,11 @@ KEYWORDS: dict[str, Keyword] = {
     **dict.fromkeys(("HELP", "INFO"), Keyword.HELP),
 }
 
-# Phones and keyboards add these around a word: invisible characters that `str.strip` keeps,
-# and a full stop or exclamation mark typed after the word.
-_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+# Phones and keyboards add these around a word: invisible characters that `str.strip` keeps
+# (zero-width spaces and joiners, the word joiner, the byte order mark, and the direction
+# marks, embeddings and isolates right-to-left keyboards insert), and a full stop or
+# exclamation mark typed after the word.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\u061c\ufeff]")
 _TRAILING_PUNCTUATION = re.compile(r"[.!]+$")
 
 

@@ -37,7 +37,8 @@ def status_callback_url(outbox_id: int) -> str:
 
 
 def signed_url_of(request: HttpRequest) -> str:
-    return public_url(request.path_info, request.META.get("QUERY_STRING", ""))
+    # `path` (with any script prefix), as `reverse` builds the callback URLs we hand out.
+    return public_url(request.path, request.META.get("QUERY_STRING", ""))
 
 
 def has_valid_signature(request: HttpRequest) -> bool:
