@@ -17,17 +17,21 @@ from messaging import events
 from messaging.models import (
     CaseNote,
     Conversation,
+    DeliveryStatus,
     Message,
     MessageChannel,
     OutboxPurpose,
+    OutboxStatus,
     ReadMarker,
     SavedReply,
     SenderRole,
+    SmsOutbox,
 )
 from messaging.selectors import message_payload, message_ref
 from messaging.sms.outbox import queue_sms
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, User
+from people.selectors import sms_allowed
 from programmes.models import CaseloadAssignment, Enrolment, EnrolmentStatus, Programme, Role
 
 MAX_BODY_CHARS = 4000
@@ -214,18 +218,33 @@ def post_message(
         conversation.last_seq = message.seq
         delivery = None
         if by_sms:
-            purpose = sms_purpose or (
-                OutboxPurpose.AUTOMATED
-                if channel == MessageChannel.AUTOMATED
-                else OutboxPurpose.CHAT
-            )
-            outbox = queue_sms(
-                message=message, participant=conversation.enrolment.participant, purpose=purpose
-            )
-            delivery = outbox.delivery_status
+            delivery = _queue_sms_for(message, conversation, channel, sms_purpose)
         payload = message_payload(message, conversation, body=body, delivery=delivery)
         transaction.on_commit(lambda: events.message_posted(conversation.pk, payload))
     return PostedMessage(message, payload, created=True)
+
+
+def _queue_sms_for(
+    message: Message, conversation: Conversation, channel: str, sms_purpose: str | None
+) -> str:
+    """The message's outbox row; its delivery status. A text written while the person has no
+    SMS consent is recorded as not sent, then and for good: it is not sent later, should they
+    text START (only the answer to their own HELP needs no consent)."""
+    purpose = sms_purpose or (
+        OutboxPurpose.AUTOMATED if channel == MessageChannel.AUTOMATED else OutboxPurpose.CHAT
+    )
+    participant = conversation.enrolment.participant
+    if purpose != OutboxPurpose.KEYWORD_REPLY and not sms_allowed(participant):
+        outbox = SmsOutbox.objects.create(
+            message=message,
+            participant=participant,
+            purpose=purpose,
+            status=OutboxStatus.SKIPPED,
+            delivery_status=DeliveryStatus.NOT_SENT,
+        )
+    else:
+        outbox = queue_sms(message=message, participant=participant, purpose=purpose)
+    return outbox.delivery_status
 
 
 def mark_read(*, conversation: Conversation, user: User, seq: int) -> int:

@@ -47,6 +47,5 @@ class SmsIntakeResolveView(APIView):
     def post(self, request: Request, intake_id: uuid.UUID) -> Response:
         user = _user(request)
         entry = intake.resolve_intake(intake_id=intake_id, by=user)
-        return Response(
-            selectors.intake_payload(entry, full_phone=selectors.sees_full_numbers(user))
-        )
+        full_phone = selectors.NumberRule(user).full_phone(entry)
+        return Response(selectors.intake_payload(entry, full_phone=full_phone))

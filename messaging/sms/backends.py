@@ -133,9 +133,17 @@ class TwilioSmsBackend:
         return SmsReceipt(provider_message_id=str(created.sid), status=str(created.status or ""))
 
 
+def _number(value: object) -> int | None:
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return None
+
+
 def _sorted_error(status: object, code: object) -> SmsSendError:
-    http_status = int(status) if isinstance(status, int | str) and str(status).isdigit() else 0
-    error_code = int(code) if isinstance(code, int | str) and str(code).isdigit() else None
+    http_status = _number(status) or 0
+    error_code = _number(code)
     if http_status == 429 or http_status >= 500 or http_status == 0:
         return SmsTemporaryError(http_status=http_status or None, code=error_code)
     return SmsPermanentError(http_status=http_status, code=error_code)

@@ -225,14 +225,32 @@ def _from_unknown_number(inbound: InboundSms, text: InboundText) -> str:
     programme = (
         Programme.objects.filter(sms_number=text.recipient).first() if text.recipient else None
     )
-    record_intake(
+    intake = record_intake(
         inbound=inbound,
         reason=IntakeReason.UNKNOWN_SENDER,
         phone=text.sender,
         body=text.body,
         programme=programme,
+        reply=keyword is not Keyword.HELP,
     )
+    if keyword is Keyword.HELP and not _helped_recently(intake.phone_index):
+        # Whoever asks for help gets where to find it: the programme's crisis resources or
+        # the service-wide text, whatever the replies to unknown numbers are set to.
+        queue_sms(
+            intake=intake,
+            purpose=OutboxPurpose.KEYWORD_REPLY,
+            template=OutboxTemplate.HELP,
+            programme=programme,
+            language=programme.languages[0] if programme is not None else "",
+        )
     return InboundOutcome.UNKNOWN_SENDER
+
+
+def _helped_recently(phone_index: str) -> bool:
+    since = timezone.now() - dt.timedelta(seconds=settings.SMS_HELP_REPLY_INTERVAL_SECONDS)
+    return SmsOutbox.objects.filter(
+        intake__phone_index=phone_index, purpose=OutboxPurpose.KEYWORD_REPLY, created_at__gte=since
+    ).exists()
 
 
 def receive_sms(text: InboundText) -> InboundResult:

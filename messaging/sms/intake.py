@@ -50,10 +50,12 @@ def record_intake(
     body: str,
     programme: Programme | None,
     participant: Participant | None = None,
+    reply: bool = True,
 ) -> SmsIntake:
-    """Keep the text for supervisors and, at most once a day per number, reply: to an unknown
-    number the polite reply (when configured), to a person without a peer supporter where
-    their texts go and where to get help. Call inside the inbound webhook's transaction."""
+    """Keep the text for supervisors and (unless `reply` is off), at most once a day per
+    number, reply: to an unknown number the polite reply (when configured), to a person
+    without a peer supporter where their texts go and where to get help. Call inside the
+    inbound webhook's transaction."""
     now = timezone.now()
     intake_id = uuid.uuid4()
     data_key = create_data_key(purpose=DataKeyPurpose.INTAKE)
@@ -75,7 +77,7 @@ def record_intake(
         received_at=now,
     )
     intake.save(force_insert=True)
-    if _replied_recently(index, now):
+    if not reply or _replied_recently(index, now):
         return intake
     if participant is not None:
         queue_sms(

@@ -25,18 +25,26 @@ def visible_intake(user: AnyUser) -> QuerySet[SmsIntake]:
     return SmsIntake.objects.filter(Q(programme__in=programmes) | Q(programme__isnull=True))
 
 
-def sees_full_numbers(user: AnyUser) -> bool:
-    """Only programme admins see whole phone numbers (README, API); supervisors a masked one."""
-    return programmes_with_role(user, Role.ADMIN).exists()
+class NumberRule:
+    """Who sees a whole phone number (README, API): admins of the entry's programme, and for
+    entries no programme took, admins of any programme; supervisors see a masked one."""
+
+    def __init__(self, user: AnyUser) -> None:
+        self.admin_of = set(programmes_with_role(user, Role.ADMIN).values_list("pk", flat=True))
+
+    def full_phone(self, entry: SmsIntake) -> bool:
+        if entry.programme_id is None:
+            return bool(self.admin_of)
+        return entry.programme_id in self.admin_of
 
 
 def intake_list(user: AnyUser, *, include_resolved: bool) -> list[dict[str, Any]]:
     entries = visible_intake(user).select_related("data_key", "programme", "resolved_by")
     if not include_resolved:
         entries = entries.filter(resolved_at__isnull=True)
-    full = sees_full_numbers(user)
+    rule = NumberRule(user)
     rows = entries.order_by("-received_at", "pk")[:INTAKE_PAGE_MAX]
-    return [intake_payload(entry, full_phone=full) for entry in rows]
+    return [intake_payload(entry, full_phone=rule.full_phone(entry)) for entry in rows]
 
 
 def intake_payload(entry: SmsIntake, *, full_phone: bool) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from messaging.metrics import SMS_INBOUND, SMS_STATUS_CALLBACKS
 from messaging.services import MAX_BODY_CHARS
 from messaging.sms.delivery import record_delivery_report
 from messaging.sms.inbound import InboundText, receive_sms
+from messaging.sms.keywords import parse_keyword
 from messaging.sms.signatures import has_valid_signature
 from people.services import strict_e164
 
@@ -62,6 +63,11 @@ def _message_sid(data: QueryDict) -> str:
     return sid
 
 
+def _whole_number(raw: str) -> int | None:
+    """ASCII digits only: `str.isdigit` also accepts "²" and "①", which `int` refuses."""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
+
+
 def parse_inbound(data: QueryDict) -> InboundText:
     message_sid = _message_sid(data)
     sender = strict_e164(_field(data, "From").strip())
@@ -70,15 +76,15 @@ def parse_inbound(data: QueryDict) -> InboundText:
     body = _field(data, "Body")
     if len(body) > MAX_BODY_CHARS:
         raise InvalidWebhook("body_too_long", f"Body holds at most {MAX_BODY_CHARS} characters.")
-    media = data.get("NumMedia", "0") or "0"
-    if not media.isdigit() or int(media) > MAX_MEDIA:
+    media = _whole_number(data.get("NumMedia", "0") or "0")
+    if media is None or media > MAX_MEDIA:
         raise InvalidWebhook("invalid_field", "NumMedia must be a whole number from 0 to 10.")
     return InboundText(
         message_sid=message_sid,
         sender=sender,
         recipient=strict_e164(data.get("To", "").strip()) or "",
         body=body,
-        num_media=int(media),
+        num_media=media,
     )
 
 
@@ -112,7 +118,8 @@ class TwilioInboundView(View):
         except InvalidWebhook as exc:
             SMS_INBOUND.labels(outcome="invalid").inc()
             return _error(400, exc.code, exc.message)
-        if _over_rate_limit(text.sender):
+        # Keywords are never refused: a STOP must not be lost, and they change nothing twice.
+        if parse_keyword(text.body) is None and _over_rate_limit(text.sender):
             SMS_INBOUND.labels(outcome="rate_limited").inc()
             return _error(429, "rate_limited", "Too many texts from this number; slow down.")
         result = receive_sms(text)
@@ -121,17 +128,17 @@ class TwilioInboundView(View):
 
 
 def _outbox_hint(request: HttpRequest) -> int | None:
-    raw = request.GET.get("outbox", "")
-    return int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    return _whole_number(request.GET.get("outbox", ""))
 
 
 def _error_code(data: QueryDict) -> int | None:
     raw = data.get("ErrorCode", "") or ""
     if not raw:
         return None
-    if not raw.isdigit() or int(raw) >= ERROR_CODE_MAX:
+    code = _whole_number(raw)
+    if code is None or code >= ERROR_CODE_MAX:
         raise InvalidWebhook("invalid_field", "ErrorCode must be a Twilio error code.")
-    return int(raw)
+    return code
 
 
 @method_decorator(csrf_exempt, name="dispatch")
