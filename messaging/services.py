@@ -28,7 +28,7 @@ from messaging.models import (
     SmsOutbox,
 )
 from messaging.selectors import message_payload, message_ref
-from messaging.sms.outbox import queue_sms
+from messaging.sms.outbox import after_commit_ring, queue_sms
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, User
 from people.selectors import sms_allowed
@@ -216,20 +216,23 @@ def post_message(
             last_seq=message.seq, last_message_at=now
         )
         conversation.last_seq = message.seq
-        delivery = None
-        if by_sms:
-            delivery = _queue_sms_for(message, conversation, channel, sms_purpose)
+        outbox = _queue_sms_for(message, conversation, channel, sms_purpose) if by_sms else None
+        delivery = outbox.delivery_status if outbox is not None else None
         payload = message_payload(message, conversation, body=body, delivery=delivery)
+        # The message's doorbell before the send's: sockets hear the message (delivery
+        # pending) before any news of its SMS, so a status never seems to move back.
         transaction.on_commit(lambda: events.message_posted(conversation.pk, payload))
+        if outbox is not None and outbox.status == OutboxStatus.PENDING:
+            after_commit_ring(outbox.pk)
     return PostedMessage(message, payload, created=True)
 
 
 def _queue_sms_for(
     message: Message, conversation: Conversation, channel: str, sms_purpose: str | None
-) -> str:
-    """The message's outbox row; its delivery status. A text written while the person has no
-    SMS consent is recorded as not sent, then and for good: it is not sent later, should they
-    text START (only the answer to their own HELP needs no consent)."""
+) -> SmsOutbox:
+    """The message's outbox row (the caller rings for it). A text written while the person
+    has no SMS consent is recorded as not sent, then and for good: it is not sent later,
+    should they text START (only the answer to their own HELP needs no consent)."""
     purpose = sms_purpose or (
         OutboxPurpose.AUTOMATED if channel == MessageChannel.AUTOMATED else OutboxPurpose.CHAT
     )
@@ -243,8 +246,8 @@ def _queue_sms_for(
             delivery_status=DeliveryStatus.NOT_SENT,
         )
     else:
-        outbox = queue_sms(message=message, participant=participant, purpose=purpose)
-    return outbox.delivery_status
+        outbox = queue_sms(message=message, participant=participant, purpose=purpose, ring=False)
+    return outbox
 
 
 def mark_read(*, conversation: Conversation, user: User, seq: int) -> int:

@@ -80,9 +80,9 @@ class ClaimedSend:
 
 def _backoff(attempts: int) -> dt.timedelta:
     base = settings.SMS_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0)
-    seconds = min(base, settings.SMS_RETRY_MAX_SECONDS)
     # Jitter, so that texts that failed together (a provider outage) don't retry together.
-    return dt.timedelta(seconds=seconds * random.uniform(0.8, 1.2))  # noqa: S311
+    jittered = base * random.uniform(0.8, 1.2)  # noqa: S311
+    return dt.timedelta(seconds=min(jittered, settings.SMS_RETRY_MAX_SECONDS))
 
 
 def _needs_consent(outbox: SmsOutbox) -> bool:
@@ -216,8 +216,8 @@ def _record_accepted(claimed: ClaimedSend, receipt: SmsReceipt) -> str:
         if outbox.status != OutboxStatus.SENT:
             outbox.status = OutboxStatus.SENT
             outbox.sent_at = now
+            outbox.error_code = None  # an earlier attempt's; a report that came first keeps its
         outbox.next_attempt_at = None
-        outbox.error_code = None
         reported = TWILIO_STATUSES.get(receipt.status.lower(), DeliveryStatus.QUEUED)
         moved = DELIVERY_RANK[reported] > DELIVERY_RANK[outbox.delivery_status]
         if moved:

@@ -12,11 +12,17 @@ from messaging.models import SmsOutbox
 logger = logging.getLogger(__name__)
 
 
-def queue_sms(**fields: Any) -> SmsOutbox:
-    """Write an outbox row (inside the caller's transaction) and ring for it after commit."""
+def queue_sms(*, ring: bool = True, **fields: Any) -> SmsOutbox:
+    """Write an outbox row (inside the caller's transaction) and ring for it after commit;
+    with `ring` off the caller rings itself (`after_commit_ring`), to order its doorbells."""
     outbox = SmsOutbox.objects.create(**fields)
-    transaction.on_commit(lambda: ring_outbox(outbox.pk))
+    if ring:
+        after_commit_ring(outbox.pk)
     return outbox
+
+
+def after_commit_ring(outbox_id: int) -> None:
+    transaction.on_commit(lambda: ring_outbox(outbox_id))
 
 
 def ring_outbox(outbox_id: int) -> None:
