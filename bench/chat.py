@@ -2,7 +2,7 @@
 ASGI server, against a bare Channels relay served by the same server in the same run.
 
     python bench/chat.py [--quick] [--servers uvicorn,daphne] [--paths relay,ours]
-                         [--rate N] [--layer core|pubsub] [--conn-max-age S] [--profile DIR]
+                         [--rate N] [--layer core|pubsub] [--pool-size N] [--profile DIR]
 
 Starts PostgreSQL and Redis (tests/support/services.py), migrates a fresh database, writes
 the world through the real services (one service user and one peer supporter per
@@ -78,7 +78,7 @@ def b64key() -> str:
 
 
 def server_env(
-    database_url: str, redis_url: str, conn_max_age: str | None, layer: str
+    database_url: str, redis_url: str, pool_size: str | None, layer: str
 ) -> dict[str, str]:
     env = {
         key: value
@@ -114,8 +114,8 @@ def server_env(
             "LOG_LEVEL": "WARNING",
         }
     )
-    if conn_max_age is not None:
-        env["DATABASE_CONN_MAX_AGE"] = conn_max_age
+    if pool_size is not None:
+        env["DATABASE_POOL_MAX_SIZE"] = pool_size
     if layer != "core":
         env["PEERLINK_BENCH_LAYER"] = layer
     return env
@@ -261,7 +261,7 @@ def print_report(options: argparse.Namespace, results: dict[str, dict[str, Any]]
     )
     print(
         f"channel layer: {LAYERS[options.layer]}; "
-        f"DATABASE_CONN_MAX_AGE: {options.conn_max_age or 'unset (0: a new connection per call)'}"
+        f"DATABASE_POOL_MAX_SIZE: {options.pool_size or 'unset (production: 20 per process)'}"
     )
     header = (
         f"{'server':<9}{'path':<7}{'offered':>9}{'acked/s':>9}{'p50 ms':>8}{'p95 ms':>8}"
@@ -328,8 +328,8 @@ def parse(argv: list[str]) -> argparse.Namespace:
     # The relay first: a backlog our path leaves behind must not slow the baseline down.
     parser.add_argument("--paths", default="relay,ours")
     parser.add_argument(
-        "--conn-max-age",
-        help="DATABASE_CONN_MAX_AGE for the server (default: unset, as production documents)",
+        "--pool-size",
+        help="DATABASE_POOL_MAX_SIZE for the server (default: unset, production's 20)",
     )
     parser.add_argument(
         "--layer",
@@ -376,7 +376,7 @@ def main(argv: list[str]) -> int:
         with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
             conn.execute('CREATE DATABASE "peerlink_bench"')
         env = server_env(
-            postgres.url("peerlink_bench"), redis.url, options.conn_max_age, options.layer
+            postgres.url("peerlink_bench"), redis.url, options.pool_size, options.layer
         )
         if options.path:
             extra = os.pathsep.join(str(p.resolve()) for p in options.path)

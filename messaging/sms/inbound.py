@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from encryption.services import blind_index
 from messaging.actions.sms_consent import opt_in_to_sms, opt_out_of_sms
 from messaging.models import (
     Conversation,
@@ -83,15 +84,22 @@ class Thread:
     conversation: Conversation | None
 
 
-def _thread_for(participant: Participant, recipient: str) -> Thread:
+def _sender(phone: str) -> tuple[Participant | None, list[Enrolment]]:
+    """The person with this number and their enrolments (newest first), in one query."""
+    enrolments = list(
+        Enrolment.objects.filter(participant__phone_index=blind_index(phone))
+        .select_related("participant__user", "participant__data_key", "programme", "conversation")
+        .order_by("-enrolled_at")
+    )
+    if enrolments:
+        return enrolments[0].participant, enrolments
+    return find_participant_by_phone(phone), []  # a person not enrolled (yet)
+
+
+def _thread_for(enrolments: list[Enrolment], recipient: str) -> Thread:
     """The enrolment and conversation a person's text belongs to: of their open enrolments,
     the one whose programme owns the number they texted, else the newest with a conversation,
     else the newest; with no open enrolment, the last one (for routing the intake)."""
-    enrolments = list(
-        Enrolment.objects.filter(participant=participant)
-        .select_related("programme", "conversation")
-        .order_by("-enrolled_at")
-    )
     open_ = [e for e in enrolments if e.status in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)]
 
     def conversation_of(enrolment: Enrolment) -> Conversation | None:
@@ -175,10 +183,10 @@ def _answer_help(thread: Thread, participant: Participant, text: InboundText) ->
 
 
 def _from_participant(
-    inbound: InboundSms, participant: Participant, text: InboundText
+    inbound: InboundSms, participant: Participant, enrolments: list[Enrolment], text: InboundText
 ) -> tuple[str, uuid.UUID | None]:
     """What happened, and the id of the message the text became in the thread (if any)."""
-    thread = _thread_for(participant, text.recipient)
+    thread = _thread_for(enrolments, text.recipient)
     keyword = parse_keyword(text.body)
     if keyword is not None:
         # Keywords win over any open survey session; what the person wrote stays in the thread.
@@ -265,12 +273,12 @@ def receive_sms(text: InboundText) -> InboundResult:
                 received_at=timezone.now(),
                 num_media=text.num_media,
             )
-            participant = find_participant_by_phone(text.sender)
+            participant, enrolments = _sender(text.sender)
             message_id = None
             if participant is None:
                 outcome = _from_unknown_number(inbound, text)
             else:
-                outcome, message_id = _from_participant(inbound, participant, text)
+                outcome, message_id = _from_participant(inbound, participant, enrolments, text)
             inbound.participant = participant
             inbound.outcome = outcome
             inbound.message_id = message_id

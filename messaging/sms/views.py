@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import re
 
-from django.conf import settings
-from django.core.cache import cache
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from twilio.twiml.messaging_response import MessagingResponse
 
-from encryption.services import blind_index
 from messaging.metrics import SMS_INBOUND, SMS_STATUS_CALLBACKS
 from messaging.services import MAX_BODY_CHARS
 from messaging.sms.delivery import record_delivery_report
 from messaging.sms.inbound import InboundText, receive_sms
 from messaging.sms.keywords import parse_keyword
+from messaging.sms.ratelimit import over_limit
 from messaging.sms.signatures import has_valid_signature
 from people.services import strict_e164
 
@@ -88,21 +86,6 @@ def parse_inbound(data: QueryDict) -> InboundText:
     )
 
 
-def _over_rate_limit(sender: str) -> bool:
-    """Per number, per minute (DESIGN.md §5). A person can't type that fast; a loop between
-    two auto-responders can. The key is the number's blind index, never the number."""
-    limit = settings.SMS_INBOUND_PER_NUMBER_PER_MINUTE
-    key = f"sms-inbound:{blind_index(sender)[:32]}"
-    if cache.add(key, 1, timeout=60):
-        return limit < 1
-    try:
-        count = cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=60)
-        count = 1
-    return count > limit
-
-
 @method_decorator(csrf_exempt, name="dispatch")
 class TwilioInboundView(View):
     """A text to one of our numbers."""
@@ -119,7 +102,7 @@ class TwilioInboundView(View):
             SMS_INBOUND.labels(outcome="invalid").inc()
             return _error(400, exc.code, exc.message)
         # Keywords are never refused: a STOP must not be lost, and they change nothing twice.
-        if parse_keyword(text.body) is None and _over_rate_limit(text.sender):
+        if parse_keyword(text.body) is None and over_limit(text.sender):
             SMS_INBOUND.labels(outcome="rate_limited").inc()
             return _error(429, "rate_limited", "Too many texts from this number; slow down.")
         result = receive_sms(text)

@@ -27,9 +27,17 @@ SECRET_KEY = _required("DJANGO_SECRET_KEY")
 _required("DATABASE_URL")
 _required("REDIS_URL")
 _required("PEERLINK_PUBLIC_URL")
-# Keep connections: opening one per message cost 16% of the chat path (docs/performance.md).
-DATABASES["default"]["CONN_MAX_AGE"] = int(os.environ.get("DATABASE_CONN_MAX_AGE", "60"))
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection pool per process (psycopg_pool), not persistent connections: under ASGI
+# Django keeps connections per request context, so CONN_MAX_AGE left one open connection
+# behind every request until PostgreSQL refused more (docs/performance.md, inbound SMS).
+# Opening a connection per message cost 16% of the chat path; the pool hands one out instead.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # a dead pooled connection is replaced
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": int(os.environ.get("DATABASE_POOL_MIN_SIZE", "2")),
+    "max_size": int(os.environ.get("DATABASE_POOL_MAX_SIZE", "20")),
+    "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", "10")),
+}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL in production.")
 
