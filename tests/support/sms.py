@@ -11,6 +11,8 @@ from django.test import Client
 
 from messaging.sms import simulate
 from messaging.sms.signatures import public_url
+from people.selectors import participant_profile
+from programmes.models import Enrolment
 from tests.support.fake_twilio import SentSms, status_callback_params
 
 
@@ -72,3 +74,8 @@ def status_callback(
 
 def status_url(query: str = "") -> str:
     return public_url("/sms/twilio/status/", query)
+
+
+def phone_of(enrolment: Enrolment) -> str:
+    """The (fictional) number of the enrolment's person."""
+    return participant_profile(enrolment.participant).phone

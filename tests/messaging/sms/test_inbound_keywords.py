@@ -34,10 +34,11 @@ from messaging.sms import simulate, texts
 from messaging.sms.inbound import register_inbound_handler, unregister_inbound_handler
 from messaging.tasks import deliver_sms
 from people.models import Channel, ConsentKind, ConsentRecord, ConsentSource, Participant
-from people.selectors import participant_profile, sms_allowed
+from people.selectors import sms_allowed
 from programmes.models import Enrolment, Programme
 from tests.support import sms
 from tests.support.factories import World, enrol, make_programme
+from tests.support.sms import phone_of
 
 pytestmark = pytest.mark.django_db
 
@@ -56,21 +57,6 @@ STOP_FAMILY = [
 ]
 START_FAMILY = ["START", " unstop ", "Yes!", "\nsTaRt\t"]
 HELP_FAMILY = ["HELP", " info ", "Help.", "\thElP\n"]
-
-
-@pytest.fixture
-def twilio() -> Client:
-    return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks: Any) -> Any:
-    """Runs what a request leaves for after commit (the SMS task, channel-layer events)."""
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def phone_of(enrolment: Enrolment) -> str:
-    return participant_profile(enrolment.participant).phone
 
 
 def thread(enrolment: Enrolment) -> list[dict[str, Any]]:

@@ -32,27 +32,16 @@ from messaging.selectors import messages_after
 from messaging.services import post_message
 from messaging.sms import simulate, texts
 from people.models import Channel, ConsentRecord, Participant
-from people.selectors import participant_profile
 from programmes.models import Enrolment
 from programmes.services import ArmSpec
 from tests.support import sms
 from tests.support.factories import World, enrol, fictional_phone, make_programme, make_staff
+from tests.support.sms import phone_of
 
 pytestmark = pytest.mark.django_db
 
 PEER_ONLY = (ArmSpec("peer_support", "Peer support", True, False, False),)
 NO_PEER = (ArmSpec("texts", "Supportive texts", False, True, True),)
-
-
-@pytest.fixture
-def twilio() -> Client:
-    """A client that answers a server error with a 500 instead of raising it, so that every
-    bad-input test can assert the status it got."""
-    return Client(raise_request_exception=False)
-
-
-def phone_of(enrolment: Enrolment) -> str:
-    return participant_profile(enrolment.participant).phone
 
 
 def conversation_of(enrolment: Enrolment) -> Conversation:

@@ -28,8 +28,8 @@ from messaging.selectors import messages_after
 from messaging.sms import simulate
 from messaging.sms.intake import intake_field_ref
 from people.models import ConsentRecord
-from people.selectors import mask_phone, participant_profile
-from programmes.models import Enrolment, EnrolmentStatus, Programme, Role
+from people.selectors import mask_phone
+from programmes.models import EnrolmentStatus, Programme, Role
 from programmes.services import end_enrolment
 from tests.support import sms
 from tests.support.factories import (
@@ -40,24 +40,11 @@ from tests.support.factories import (
     make_staff,
     signed_in_client,
 )
+from tests.support.sms import phone_of
 
 pytestmark = pytest.mark.django_db
 
 INTAKE_URL = "/api/v1/sms-intake/"
-
-
-@pytest.fixture
-def twilio() -> Client:
-    return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks: Any) -> Any:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def phone_of(enrolment: Enrolment) -> str:
-    return participant_profile(enrolment.participant).phone
 
 
 def text(client: Client, sender: str, body: str, *, to: str = simulate.SERVICE_NUMBER) -> str:

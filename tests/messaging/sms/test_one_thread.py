@@ -21,25 +21,12 @@ from people.selectors import participant_profile
 from programmes.models import Enrolment
 from tests.support import sms
 from tests.support.factories import World, enrol, make_programme, make_staff, signed_in_client
+from tests.support.sms import phone_of
 
 pytestmark = pytest.mark.django_db
 
 CHANNEL_URL = "/api/v1/me/channel/"
 PEERLINK = {"id": None, "role": "system", "display_name": "peerlink"}
-
-
-@pytest.fixture
-def twilio() -> Client:
-    return Client(raise_request_exception=False)
-
-
-@pytest.fixture
-def on_commit(django_capture_on_commit_callbacks: Any) -> Any:
-    return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def phone_of(enrolment: Enrolment) -> str:
-    return participant_profile(enrolment.participant).phone
 
 
 def conversation_of(enrolment: Enrolment) -> Conversation:
