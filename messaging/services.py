@@ -29,15 +29,16 @@ from messaging.models import (
     SmsOutbox,
 )
 from messaging.selectors import message_payload, message_ref
+from messaging.sms import backends as sms_backends
 from messaging.sms.outbox import after_commit_ring, queue_sms
 from peerlink.errors import DomainError, NotFound
-from people.models import Channel, User
+from people.models import Channel, Participant, User
 from people.selectors import sms_allowed
 from programmes.models import CaseloadAssignment, Enrolment, EnrolmentStatus, Programme, Role
 
 MAX_BODY_CHARS = 4000
-Row = TypeVar("Row", bound=Model)
 MAX_CLIENT_ID_CHARS = 80
+Row = TypeVar("Row", bound=Model)
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,7 @@ def validate_client_id(client_id: object) -> str:
     return client_id
 
 
-# Twilio's limit for one message's body (it splits longer texts into segments up to this).
-MAX_SMS_BODY_CHARS = 1600
+MAX_SMS_BODY_CHARS = sms_backends.MAX_BODY_CHARS  # Twilio's limit for one message's body
 
 
 def _sends_sms(
@@ -233,6 +233,16 @@ def post_message(
         transaction.on_commit(lambda: events.message_posted(conversation.pk, payload))
         if outbox is not None and outbox.status == OutboxStatus.PENDING:
             after_commit_ring(outbox.pk)
+        participant = conversation.enrolment.participant
+        if (
+            sender_role == SenderRole.PARTICIPANT
+            and channel == MessageChannel.WEB
+            and participant.preferred_channel == Channel.SMS
+        ):
+            # They wrote on the web: replies follow them there (messaging/actions).
+            from messaging.actions.reply_channel import follow_channel
+
+            follow_channel(participant=participant, channel=Channel.WEB, via="web")
     return PostedMessage(message, payload, created=True)
 
 
@@ -357,3 +367,20 @@ def delete_saved_reply(*, reply: SavedReply, by: User) -> None:
         )
     with transaction.atomic():
         SavedReply.objects.filter(pk=reply.pk).delete()
+
+
+def notify_open_conversations(*, participant: Participant, body: str, client_id: str) -> None:
+    """A notice (channel `system`, never texted) in each open conversation of the person."""
+    conversations = Conversation.objects.filter(
+        enrolment__participant=participant,
+        enrolment__status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED],
+    ).values_list("pk", flat=True)
+    for conversation_id in conversations:
+        post_message(
+            conversation_id=conversation_id,
+            sender=None,
+            sender_role=SenderRole.SYSTEM,
+            channel=MessageChannel.SYSTEM,
+            body=body,
+            client_id=client_id,
+        )

@@ -8,6 +8,7 @@ from celery import shared_task
 from messaging.metrics import SMS_SENDS
 from messaging.sms import delivery
 from messaging.sms.outbox import ring_outbox
+from messaging.sms.selectors import due_outbox_ids
 
 
 @shared_task(name="messaging.deliver_sms")
@@ -21,7 +22,7 @@ def deliver_sms(outbox_id: int) -> str:
 @shared_task(name="messaging.sweep_sms_outbox")
 def sweep_sms_outbox() -> int:
     """Beat, every 15 s: ring again for due retries, lost doorbells and expired leases."""
-    due = delivery.due_outbox_ids()
+    due = due_outbox_ids()
     for outbox_id in due:
         ring_outbox(outbox_id)
     return len(due)

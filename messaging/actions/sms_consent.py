@@ -19,51 +19,36 @@ from django.utils import timezone
 
 from audit.services import record
 from messaging import events
-from messaging.models import (
-    Conversation,
-    DeliveryStatus,
-    MessageChannel,
-    OutboxPurpose,
-    OutboxStatus,
-    SenderRole,
-    SmsOutbox,
-)
+from messaging.models import DeliveryStatus, OutboxStatus, SmsOutbox
+from messaging.services import notify_open_conversations
 from messaging.sms import texts
 from people.models import ConsentKind, ConsentRecord, ConsentSource, Participant
 from people.services import grant_consent, withdraw_consent
-from programmes.models import EnrolmentStatus
 
 # Receivers get `participant` and `source`; they run inside the opt-out's transaction.
 sms_opted_out = Signal()
 sms_opted_in = Signal()
 
-# The consent version recorded when someone texts START without ever having given SMS consent
-# through staff: their text is the consent.
-KEYWORD_CONSENT_VERSION = "sms-keyword"
+
+def has_opted_out(participant: Participant) -> bool:
+    """Whether the person's SMS consent was given and then withdrawn (START undoes that)."""
+    last = _last_sms_consent(participant)
+    return last is not None and last.withdrawn_at is not None
 
 
-def _notify_open_conversations(participant: Participant, body: str, client_id: str) -> None:
-    from messaging.services import post_message
-
-    conversations = Conversation.objects.filter(
-        enrolment__participant=participant,
-        enrolment__status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED],
-    ).values_list("pk", flat=True)
-    for conversation_id in conversations:
-        post_message(
-            conversation_id=conversation_id,
-            sender=None,
-            sender_role=SenderRole.SYSTEM,
-            channel=MessageChannel.SYSTEM,
-            body=body,
-            client_id=client_id,
+def _last_sms_consent(participant: Participant) -> ConsentRecord | None:
+    return (
+        ConsentRecord.objects.filter(
+            participant=participant, kind=ConsentKind.SMS, programme__isnull=True
         )
+        .order_by("-granted_at", "-pk")
+        .first()
+    )
 
 
 def _cancel_waiting_texts(participant: Participant) -> None:
-    waiting = SmsOutbox.objects.filter(
-        participant=participant, status=OutboxStatus.PENDING
-    ).exclude(purpose=OutboxPurpose.KEYWORD_REPLY)
+    # Every waiting text, the answer to an earlier HELP too: after STOP, nothing more.
+    waiting = SmsOutbox.objects.filter(participant=participant, status=OutboxStatus.PENDING)
     rings = list(
         waiting.filter(message__isnull=False).values_list(
             "message__conversation_id", "message_id", "message__seq"
@@ -100,7 +85,9 @@ def opt_out_of_sms(*, participant: Participant, source: str, reference: str) -> 
         if source == ConsentSource.PROVIDER
         else texts.NOTICE_OPTED_OUT
     )
-    _notify_open_conversations(participant, notice, f"sms-opt-out:{reference}")
+    notify_open_conversations(
+        participant=participant, body=notice, client_id=f"sms-opt-out:{reference}"
+    )
     record(action="sms.opted_out", target=participant, details={"source": source})
     sms_opted_out.send(sender=Participant, participant=participant, source=source)
     return True
@@ -108,24 +95,19 @@ def opt_out_of_sms(*, participant: Participant, source: str, reference: str) -> 
 
 @transaction.atomic
 def opt_in_to_sms(*, participant: Participant, source: str, reference: str) -> bool:
-    """Allow SMS again, under the version of the consent last given (or the keyword's own).
-    Idempotent: START while opted in changes nothing and returns False."""
-    last = (
-        ConsentRecord.objects.filter(
-            participant=participant, kind=ConsentKind.SMS, programme__isnull=True
-        )
-        .order_by("-granted_at", "-pk")
-        .first()
-    )
-    if last is not None and last.withdrawn_at is None:
+    """Allow SMS again after an opt-out, under the version of the consent last given. Only
+    an opt-out is undone: a person staff enrolled without SMS consent (a shared phone, their
+    safety) gets none from a text saying "yes". Returns False when nothing changed (already
+    opted in, or never consented)."""
+    last = _last_sms_consent(participant)
+    if last is None or last.withdrawn_at is None:
         return False
     grant_consent(
-        participant=participant,
-        kind=ConsentKind.SMS,
-        version=last.version if last is not None else KEYWORD_CONSENT_VERSION,
-        source=source,
+        participant=participant, kind=ConsentKind.SMS, version=last.version, source=source
     )
-    _notify_open_conversations(participant, texts.NOTICE_OPTED_IN, f"sms-opt-in:{reference}")
+    notify_open_conversations(
+        participant=participant, body=texts.NOTICE_OPTED_IN, client_id=f"sms-opt-in:{reference}"
+    )
     record(action="sms.opted_in", target=participant, details={"source": source})
     sms_opted_in.send(sender=Participant, participant=participant, source=source)
     return True

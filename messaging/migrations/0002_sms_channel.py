@@ -6,14 +6,26 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def recipients_of_existing_rows(apps, schema_editor):  # type: ignore[no-untyped-def]
-    """Rows written before the outbox named its recipient: the conversation's person."""
+def existing_rows(apps, schema_editor):  # type: ignore[no-untyped-def]
+    """Rows written before the outbox named its recipient and tracked delivery: the
+    conversation's person is the recipient; what was sent shows as sent (no callback will come
+    for it), what was skipped as not sent; and a text still pending from before the upgrade is
+    an old failure, given up on rather than sent at whatever hour the upgrade runs."""
+    import datetime as dt
+
+    from django.utils import timezone
+
     SmsOutbox = apps.get_model("messaging", "SmsOutbox")
-    for outbox in SmsOutbox.objects.filter(participant__isnull=True).select_related(
-        "message__conversation__enrolment"
-    ):
-        outbox.participant_id = outbox.message.conversation.enrolment.participant_id
-        outbox.save(update_fields=["participant"])
+    stale = timezone.now() - dt.timedelta(hours=1)
+    delivery = {"sent": "sent", "skipped": "not_sent", "failed": "failed"}
+    for outbox in SmsOutbox.objects.select_related("message__conversation__enrolment"):
+        message = outbox.message
+        outbox.participant_id = message.conversation.enrolment.participant_id
+        outbox.purpose = "automated" if message.channel == "automated" else "chat"
+        if outbox.status == "pending" and outbox.created_at < stale:
+            outbox.status = "failed"
+        outbox.delivery_status = delivery.get(outbox.status, "pending")
+        outbox.save(update_fields=["participant", "purpose", "status", "delivery_status"])
 
 
 class Migration(migrations.Migration):
@@ -139,7 +151,7 @@ class Migration(migrations.Migration):
             model_name='smsoutbox',
             index=models.Index(fields=['participant', 'purpose', 'created_at'], name='messaging_s_partici_eb9d20_idx'),
         ),
-        migrations.RunPython(recipients_of_existing_rows, migrations.RunPython.noop),
+        migrations.RunPython(existing_rows, migrations.RunPython.noop),
         migrations.AddConstraint(
             model_name='smsoutbox',
             constraint=models.UniqueConstraint(condition=models.Q(('provider_message_id', ''), _negated=True), fields=('provider_message_id',), name='unique_outbox_provider_message_id'),

@@ -33,6 +33,11 @@ logger = logging.getLogger(__name__)
 
 # Twilio error codes that mean "this number has opted out": the carrier-level STOP.
 OPTED_OUT_ERROR_CODES = frozenset({21610})
+# Errors of ours or of the moment, not of the text: wrong or rotated credentials (20003) and
+# a full Messaging Service queue (21611). Retried, so that fixing the setting sends the texts.
+TEMPORARY_ERROR_CODES = frozenset({20003, 21611})
+# The longest body Twilio accepts in one message (it bills it as several segments).
+MAX_BODY_CHARS = 1600
 
 
 @dataclass(frozen=True)
@@ -51,14 +56,19 @@ class SmsReceipt:
 
 
 class SmsSendError(Exception):
-    def __init__(self, *, http_status: int | None = None, code: int | None = None) -> None:
+    def __init__(
+        self, *, http_status: int | None = None, code: int | None = None, ambiguous: bool = False
+    ) -> None:
         self.http_status = http_status
         self.code = code
+        self.ambiguous = ambiguous
         super().__init__(f"{type(self).__name__}: status={http_status} code={code}")
 
 
 class SmsTemporaryError(SmsSendError):
-    """Worth another attempt: the provider was slow, unreachable, overloaded or rate-limiting."""
+    """Worth another attempt: the provider was slow, unreachable, overloaded or rate-limiting.
+    `ambiguous`: the provider may have accepted the text all the same (no answer, or a 5xx), so
+    the next attempt waits long enough for its status callback to tell."""
 
 
 class SmsPermanentError(SmsSendError):
@@ -124,10 +134,12 @@ class TwilioSmsBackend:
         except (TwilioRestException, TwilioServiceException) as exc:
             # The legacy error body and RFC 9457 problem details: both carry status and code.
             raise _sorted_error(exc.status, exc.code) from None
+        except requests.ConnectTimeout:
+            raise SmsTemporaryError() from None  # never reached Twilio: nothing was sent
         except (requests.RequestException, TwilioException):
             # No answer, or one the library could not read: it may have been sent or not (a
             # retry is recognised by its status callback, see messaging/sms/delivery.py).
-            raise SmsTemporaryError() from None
+            raise SmsTemporaryError(ambiguous=True) from None
         if not created.sid:
             raise SmsTemporaryError(code=None)
         return SmsReceipt(provider_message_id=str(created.sid), status=str(created.status or ""))
@@ -144,8 +156,12 @@ def _number(value: object) -> int | None:
 def _sorted_error(status: object, code: object) -> SmsSendError:
     http_status = _number(status) or 0
     error_code = _number(code)
-    if http_status == 429 or http_status >= 500 or http_status == 0:
-        return SmsTemporaryError(http_status=http_status or None, code=error_code)
+    if http_status == 429 or error_code in TEMPORARY_ERROR_CODES or http_status == 401:
+        if http_status == 401 or error_code in TEMPORARY_ERROR_CODES:
+            logger.error("Twilio refused the account settings: status=%s code=%s", status, code)
+        return SmsTemporaryError(http_status=http_status, code=error_code)
+    if http_status >= 500 or http_status == 0:
+        return SmsTemporaryError(http_status=http_status or None, code=error_code, ambiguous=True)
     return SmsPermanentError(http_status=http_status, code=error_code)
 
 

@@ -20,15 +20,16 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import random
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from encryption.services import decrypt
+from encryption.services import DecryptionError, decrypt
 from messaging import events
+from messaging.actions.sms_consent import opt_out_of_sms
 from messaging.models import (
     DELIVERY_RANK,
     FINAL_DELIVERY_RANK,
@@ -51,6 +52,7 @@ from messaging.sms.backends import (
 from messaging.sms.intake import intake_field_ref
 from messaging.sms.segments import count_segments
 from messaging.sms.signatures import status_callback_url
+from people.models import ConsentSource
 from people.selectors import participant_profile, sms_allowed
 
 logger = logging.getLogger(__name__)
@@ -180,7 +182,14 @@ def claim(*, outbox_id: int) -> ClaimedSend | str:
             _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
             logger.warning("sms failed: attempts exhausted outbox=%s", outbox_id)
             return "failed"
-        body = _text(outbox)
+        try:
+            body, to = _text(outbox), _recipient(outbox)
+        except (DecryptionError, ValueError) as exc:
+            # Erased (its data key destroyed) or with nothing to send: it can never go out, so
+            # it must not come round again every sweep.
+            _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
+            logger.warning("sms cannot be sent outbox=%s: %s", outbox_id, type(exc).__name__)
+            return "failed"
         segments = count_segments(body)
         outbox.status = OutboxStatus.SENDING
         outbox.attempts += 1
@@ -192,7 +201,7 @@ def claim(*, outbox_id: int) -> ClaimedSend | str:
             outbox_id=outbox.pk,
             attempt=outbox.attempts,
             sms=OutgoingSms(
-                to=_recipient(outbox),
+                to=to,
                 body=body,
                 purpose=outbox.purpose,
                 reference=str(outbox.pk),
@@ -268,8 +277,12 @@ def _record_temporary_failure(claimed: ClaimedSend, error: SmsTemporaryError) ->
                 error.code,
             )
             return "failed"
+        wait = _backoff(outbox.attempts)
+        if error.ambiguous:
+            # Twilio may have it: give its status callback time to adopt the send first.
+            wait = max(wait, dt.timedelta(seconds=settings.SMS_AMBIGUOUS_RETRY_SECONDS))
         outbox.status = OutboxStatus.PENDING
-        outbox.next_attempt_at = now + _backoff(outbox.attempts)
+        outbox.next_attempt_at = now + wait
         outbox.save(update_fields=["status", "next_attempt_at", "error_code"])
     logger.info(
         "sms attempt %s failed, will retry outbox=%s status=%s code=%s",
@@ -282,9 +295,6 @@ def _record_temporary_failure(claimed: ClaimedSend, error: SmsTemporaryError) ->
 
 
 def _record_permanent_failure(claimed: ClaimedSend, error: SmsPermanentError) -> str:
-    from messaging.actions.sms_consent import opt_out_of_sms
-    from people.models import ConsentSource
-
     with transaction.atomic():
         outbox = _locked(claimed.outbox_id)
         if not _still_claimed(outbox, claimed):
@@ -321,23 +331,28 @@ def send_outbox(*, outbox_id: int) -> str:
         return _record_temporary_failure(claimed, exc)
     except SmsPermanentError as exc:
         return _record_permanent_failure(claimed, exc)
-    return _record_accepted(claimed, receipt)
+    return _record_with_retries(claimed, receipt)
 
 
-def due_outbox_ids(*, limit: int = 500) -> list[int]:
-    """Rows the sweeper rings for: retries that are due, rows whose first doorbell seems lost
-    (pending for longer than the grace period), and sends whose lease ran out."""
-    now = timezone.now()
-    grace = dt.timedelta(seconds=settings.SMS_SWEEP_GRACE_SECONDS)
-    lease = dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
-    due = (
-        Q(status=OutboxStatus.PENDING, next_attempt_at__lte=now)
-        | Q(status=OutboxStatus.PENDING, next_attempt_at__isnull=True, created_at__lte=now - grace)
-        | Q(status=OutboxStatus.SENDING, claimed_at__lte=now - lease)
-    )
-    return list(
-        SmsOutbox.objects.filter(due).order_by("created_at").values_list("pk", flat=True)[:limit]
-    )
+RECORD_RETRY_SECONDS = (0.5, 1, 2, 4, 8, 16, 32, 64)
+
+
+def _record_with_retries(claimed: ClaimedSend, receipt: SmsReceipt) -> str:
+    """The text is out: keep trying to write down its MessageSid through a database outage
+    (within the lease), since a row left `sending` would be claimed and sent again."""
+    for pause in (*RECORD_RETRY_SECONDS, None):
+        try:
+            return _record_accepted(claimed, receipt)
+        except DatabaseError as exc:
+            if pause is None:
+                raise
+            logger.warning(
+                "sms sent but not recorded yet outbox=%s: %s", claimed.outbox_id, type(exc).__name__
+            )
+            if not connection.in_atomic_block and not connection.is_usable():
+                connection.close()  # the next query opens a fresh one
+            time.sleep(pause)
+    raise AssertionError("unreachable")
 
 
 def _adoptable(outbox_hint: int | None) -> SmsOutbox | None:
@@ -362,9 +377,6 @@ def record_delivery_report(
     if reported is None:
         logger.info("status callback with a status we don't track: %s", status[:20])
         return "ignored"
-    from messaging.actions.sms_consent import opt_out_of_sms
-    from people.models import ConsentSource
-
     with transaction.atomic():
         now = timezone.now()
         outbox = _locked_by_sid(message_sid)
@@ -373,23 +385,8 @@ def record_delivery_report(
             if outbox is None:
                 logger.info("status callback for an unknown MessageSid (outbox=%s)", outbox_hint)
                 return "unknown"
-            outbox.provider_message_id = message_sid
-            outbox.status = OutboxStatus.SENT
-            outbox.sent_at = outbox.sent_at or now
-            outbox.next_attempt_at = None
-            # A row given up on (retries exhausted) that went out after all starts afresh.
-            if outbox.delivery_status in (DeliveryStatus.FAILED, DeliveryStatus.PENDING):
-                outbox.delivery_status = DeliveryStatus.PENDING
-            outbox.save(
-                update_fields=[
-                    "provider_message_id",
-                    "status",
-                    "sent_at",
-                    "next_attempt_at",
-                    "delivery_status",
-                ]
-            )
-            logger.info("status callback adopted a send outbox=%s", outbox.pk)
+            _adopt(outbox, message_sid, reported, error_code, now)
+            return "adopted"
         current = DELIVERY_RANK[outbox.delivery_status]
         if current >= FINAL_DELIVERY_RANK or DELIVERY_RANK[reported] <= current:
             return "unchanged"
@@ -406,6 +403,39 @@ def record_delivery_report(
                 reference=f"outbox:{outbox.pk}",
             )
     return "moved"
+
+
+def _adopt(
+    outbox: SmsOutbox, message_sid: str, reported: str, error_code: int | None, now: dt.datetime
+) -> None:
+    """A report for a send we never recorded: it went out after all. The report is the truth
+    about it, whatever the row said (pending a retry, or given up on as failed)."""
+    outbox.provider_message_id = message_sid
+    outbox.status = OutboxStatus.SENT
+    outbox.sent_at = outbox.sent_at or now
+    outbox.next_attempt_at = None
+    outbox.delivery_status = reported
+    outbox.delivery_updated_at = now
+    outbox.error_code = error_code
+    outbox.save(
+        update_fields=[
+            "provider_message_id",
+            "status",
+            "sent_at",
+            "next_attempt_at",
+            "delivery_status",
+            "delivery_updated_at",
+            "error_code",
+        ]
+    )
+    _ring(outbox)
+    logger.info("status callback adopted a send outbox=%s", outbox.pk)
+    if error_code in OPTED_OUT_ERROR_CODES and outbox.participant is not None:
+        opt_out_of_sms(
+            participant=outbox.participant,
+            source=ConsentSource.PROVIDER,
+            reference=f"outbox:{outbox.pk}",
+        )
 
 
 def _locked_by_sid(message_sid: str) -> SmsOutbox | None:

@@ -10,7 +10,6 @@ and a failure anywhere leaves nothing half-written.
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,12 +19,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from encryption.services import blind_index
-from messaging.actions.sms_consent import opt_in_to_sms, opt_out_of_sms
+from messaging.actions.reply_channel import follow_channel
+from messaging.actions.sms_consent import has_opted_out, opt_in_to_sms, opt_out_of_sms
 from messaging.models import (
     Conversation,
     InboundOutcome,
     InboundSms,
     IntakeReason,
+    Message,
     MessageChannel,
     OutboxPurpose,
     OutboxTemplate,
@@ -35,13 +36,11 @@ from messaging.models import (
 from messaging.services import post_message
 from messaging.sms import texts
 from messaging.sms.intake import record_intake
-from messaging.sms.keywords import Keyword, parse_keyword
+from messaging.sms.keywords import Keyword, keyword_of
 from messaging.sms.outbox import queue_sms
 from people.models import Channel, ConsentSource, Participant
-from people.selectors import find_participant_by_phone, sms_allowed
+from people.selectors import find_participant_by_phone
 from programmes.models import Enrolment, EnrolmentStatus, Programme
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -53,6 +52,7 @@ class InboundText:
     recipient: str
     body: str
     num_media: int
+    opt_out_type: str = ""  # Twilio's name for a keyword it acted on (Advanced Opt-Out)
 
 
 @dataclass(frozen=True)
@@ -98,8 +98,8 @@ def _sender(phone: str) -> tuple[Participant | None, list[Enrolment]]:
 
 def _thread_for(enrolments: list[Enrolment], recipient: str) -> Thread:
     """The enrolment and conversation a person's text belongs to: of their open enrolments,
-    the one whose programme owns the number they texted, else the newest with a conversation,
-    else the newest; with no open enrolment, the last one (for routing the intake)."""
+    those with a conversation first, and among them the one whose programme owns the number
+    they texted, else the newest; with no open enrolment, the last one (for the intake)."""
     open_ = [e for e in enrolments if e.status in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)]
 
     def conversation_of(enrolment: Enrolment) -> Conversation | None:
@@ -108,11 +108,13 @@ def _thread_for(enrolments: list[Enrolment], recipient: str) -> Thread:
         except Conversation.DoesNotExist:
             return None
 
+    # A conversation first: with one Messaging Service for several programmes, the number a
+    # person answers need not be their peer supporter's programme's.
     ranked = sorted(
         open_,
         key=lambda e: (
-            not (recipient and e.programme.sms_number == recipient),
             conversation_of(e) is None,
+            not (recipient and e.programme.sms_number == recipient),
         ),
     )
     if ranked:
@@ -187,7 +189,9 @@ def _from_participant(
 ) -> tuple[str, uuid.UUID | None]:
     """What happened, and the id of the message the text became in the thread (if any)."""
     thread = _thread_for(enrolments, text.recipient)
-    keyword = parse_keyword(text.body)
+    keyword = keyword_of(text.body, text.opt_out_type)
+    if keyword is Keyword.START and not has_opted_out(participant):
+        keyword = None  # "Yes" from someone not opted out is just a reply: nothing to undo
     if keyword is not None:
         # Keywords win over any open survey session; what the person wrote stays in the thread.
         message_id = None
@@ -218,15 +222,37 @@ def _from_participant(
             participant=participant,
         )
         return InboundOutcome.NO_CONVERSATION, None
-    if participant.preferred_channel != Channel.SMS and sms_allowed(participant):
-        # They texted: replies go back by SMS from now on (a web user who has opted out of
-        # SMS stays on the web, where replies can still reach them).
-        Participant.objects.filter(pk=participant.pk).update(preferred_channel=Channel.SMS)
-    return InboundOutcome.MESSAGE, _post_from_person(thread, participant, text)
+    message_id = _post_from_person(thread, participant, text)
+    # They texted: replies go back by SMS from now on, if they have SMS consent; if not, the
+    # peer supporter is told that replies reach them on the web only.
+    if (
+        participant.preferred_channel != Channel.SMS
+        and not follow_channel(participant=participant, channel=Channel.SMS, via="sms")
+        and not _told_sms_is_off_today(thread.conversation)
+    ):
+        post_message(
+            conversation_id=thread.conversation.pk,
+            sender=None,
+            sender_role=SenderRole.SYSTEM,
+            channel=MessageChannel.SYSTEM,
+            body=texts.NOTICE_TEXTED_WITHOUT_SMS,
+            client_id=f"{SMS_OFF_NOTICE}{text.message_sid}",
+        )
+    return InboundOutcome.MESSAGE, message_id
+
+
+SMS_OFF_NOTICE = "sms-off:"
+
+
+def _told_sms_is_off_today(conversation: Conversation) -> bool:
+    since = timezone.now() - dt.timedelta(days=1)
+    return Message.objects.filter(
+        conversation=conversation, client_id__startswith=SMS_OFF_NOTICE, created_at__gte=since
+    ).exists()
 
 
 def _from_unknown_number(inbound: InboundSms, text: InboundText) -> str:
-    keyword = parse_keyword(text.body)
+    keyword = keyword_of(text.body, text.opt_out_type)
     if keyword in (Keyword.STOP, Keyword.START):
         # Nobody here to opt out or in; the carrier-level opt-out is Twilio's.
         return InboundOutcome.IGNORED

@@ -22,13 +22,24 @@ KEYWORDS: dict[str, Keyword] = {
     ),
     **dict.fromkeys(("START", "UNSTOP", "YES"), Keyword.START),
     **dict.fromkeys(("HELP", "INFO"), Keyword.HELP),
+    # French, as Canadian carriers honour them (an extension of DESIGN.md §4's list).
+    **dict.fromkeys(("ARRET", "ARRÊT"), Keyword.STOP),
+    **dict.fromkeys(("AIDE",), Keyword.HELP),
+}
+# Twilio's Advanced Opt-Out names the keyword it acted on (it may know others, configured in
+# its console): `OptOutType` on the inbound webhook.
+OPT_OUT_TYPES: dict[str, Keyword] = {
+    "STOP": Keyword.STOP,
+    "START": Keyword.START,
+    "HELP": Keyword.HELP,
 }
 
 # Phones and keyboards add these around a word: invisible characters that `str.strip` keeps
-# (zero-width spaces and joiners, the word joiner, the byte order mark, and the direction
-# marks, embeddings and isolates right-to-left keyboards insert), and a full stop or
+# (zero-width spaces and joiners, the word joiner, the byte order mark, the emoji variation
+# selector, and the direction marks, embeddings and isolates right-to-left keyboards
+# insert), and a full stop or
 # exclamation mark typed after the word.
-_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\u061c\ufeff]")
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2069\u061c\ufe0f\ufeff]")
 _TRAILING_PUNCTUATION = re.compile(r"[.!]+$")
 
 
@@ -41,3 +52,8 @@ def parse_keyword(body: str) -> Keyword | None:
     if not text or len(text) > 16:
         return None
     return KEYWORDS.get(text.upper())
+
+
+def keyword_of(body: str, opt_out_type: str = "") -> Keyword | None:
+    """The keyword of an inbound text: ours, or the one Twilio says it acted on."""
+    return parse_keyword(body) or OPT_OUT_TYPES.get(opt_out_type.strip().upper())

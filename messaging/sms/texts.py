@@ -6,11 +6,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from messaging.sms.backends import MAX_BODY_CHARS
 from programmes.models import Programme
-
-# Twilio's limit for one message (messaging.services.MAX_SMS_BODY_CHARS): a programme's long
-# texts are cut rather than refused, so that the answer to HELP always goes out.
-MAX_CHARS = 1600
 
 # Notices in the thread (channel `system`): read by staff, and by the person on the web.
 NOTICE_OPTED_OUT = (
@@ -25,6 +22,9 @@ NOTICE_NO_TEXT = (
     "A text arrived with no words (for example only a picture), which peerlink can't show."
 )
 NOTICE_MEDIA = "The text came with a picture or file, which peerlink can't show."
+NOTICE_TEXTED_WITHOUT_SMS = (
+    "This person texted, but SMS is off for them: replies reach them on the web only."
+)
 
 
 def help_text(programme: Programme | None, language: str) -> str:
@@ -38,7 +38,9 @@ def help_text(programme: Programme | None, language: str) -> str:
 
 
 def _fit(text: str) -> str:
-    return text if len(text) <= MAX_CHARS else text[: MAX_CHARS - 1] + "…"
+    """A programme's long texts are cut to one SMS rather than refused, so that the answer
+    to HELP always goes out."""
+    return text if len(text) <= MAX_BODY_CHARS else text[: MAX_BODY_CHARS - 1] + "…"
 
 
 def unknown_sender_text(programme: Programme | None) -> str:

@@ -21,7 +21,7 @@ from messaging.metrics import SMS_INBOUND, SMS_STATUS_CALLBACKS
 from messaging.services import MAX_BODY_CHARS
 from messaging.sms.delivery import record_delivery_report
 from messaging.sms.inbound import InboundText, receive_sms
-from messaging.sms.keywords import parse_keyword
+from messaging.sms.keywords import keyword_of
 from messaging.sms.ratelimit import over_limit
 from messaging.sms.signatures import has_valid_signature
 from people.services import strict_e164
@@ -83,6 +83,7 @@ def parse_inbound(data: QueryDict) -> InboundText:
         recipient=strict_e164(data.get("To", "").strip()) or "",
         body=body,
         num_media=media,
+        opt_out_type=data.get("OptOutType", "")[:16],
     )
 
 
@@ -102,7 +103,7 @@ class TwilioInboundView(View):
             SMS_INBOUND.labels(outcome="invalid").inc()
             return _error(400, exc.code, exc.message)
         # Keywords are never refused: a STOP must not be lost, and they change nothing twice.
-        if parse_keyword(text.body) is None and over_limit(text.sender):
+        if keyword_of(text.body, text.opt_out_type) is None and over_limit(text.sender):
             SMS_INBOUND.labels(outcome="rate_limited").inc()
             return _error(429, "rate_limited", "Too many texts from this number; slow down.")
         result = receive_sms(text)

@@ -183,7 +183,7 @@ class MeChannelView(APIView):
 
     @extend_schema(request=ChannelSerializer, responses={200: MeSerializer})
     def post(self, request: Request) -> Response:
-        from people.services import set_preferred_channel
+        from messaging.actions.reply_channel import choose_channel
 
         user = request.user
         assert isinstance(user, User)
@@ -195,7 +195,7 @@ class MeChannelView(APIView):
             )
         serializer = ChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        set_preferred_channel(
+        choose_channel(
             participant=user.participant, channel=serializer.validated_data["preferred_channel"]
         )
         return Response(me_payload(user))

@@ -160,20 +160,3 @@ def withdraw_consent(
     return ConsentRecord.objects.filter(
         participant=participant, programme=programme, kind=kind, withdrawn_at__isnull=True
     ).update(withdrawn_at=timezone.now(), withdrawn_source=source)
-
-
-@transaction.atomic
-def set_preferred_channel(*, participant: Participant, channel: str) -> Participant:
-    """How the person reads their peer supporter's replies. SMS needs SMS consent: without it
-    nothing would reach them. (Texting in switches a person to SMS by itself.)"""
-    from people.selectors import sms_allowed
-
-    if channel not in Channel.values:
-        raise DomainError("invalid_channel", "The preferred channel must be web or sms.")
-    if channel == Channel.SMS and not sms_allowed(participant):
-        raise Conflict(
-            "no_sms_consent", "SMS is off for this number: text START to the service first."
-        )
-    Participant.objects.filter(pk=participant.pk).update(preferred_channel=channel)
-    participant.preferred_channel = channel
-    return participant

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -28,6 +29,13 @@ def _default_block_multipliers() -> list[int]:
     return [1, 2]
 
 
+def validate_e164(value: str) -> None:
+    from people.services import strict_e164
+
+    if value and strict_e164(value) is None:
+        raise ValidationError("Enter the number in E.164 form, e.g. +17805550000.")
+
+
 class Programme(models.Model):
     organisation = models.ForeignKey(
         Organisation, on_delete=models.PROTECT, related_name="programmes"
@@ -41,7 +49,7 @@ class Programme(models.Model):
     contact_text = models.JSONField(default=dict, blank=True)
     # The programme's own SMS number (E.164), if it has one: texts from unknown numbers to it
     # are routed to this programme's supervisors.
-    sms_number = models.CharField(max_length=20, blank=True)
+    sms_number = models.CharField(max_length=20, blank=True, validators=[validate_e164])
     retention_days = models.PositiveIntegerField(default=365 * 7)
     # Randomisation: strata are site (+ track when set); block sizes are multiples of the arm
     # weights' sum, the multiplier drawn at random per block so the block end can't be guessed.
@@ -50,6 +58,13 @@ class Programme(models.Model):
     max_enrolments_per_stratum = models.PositiveIntegerField(null=True, blank=True)
     data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["sms_number"], condition=~Q(sms_number=""), name="unique_sms_number"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -165,10 +165,15 @@ SMS_SEND_MAX_ATTEMPTS = int(os.environ.get("PEERLINK_SMS_SEND_MAX_ATTEMPTS", "8"
 SMS_RETRY_BASE_SECONDS = float(os.environ.get("PEERLINK_SMS_RETRY_BASE_SECONDS", "30"))
 SMS_RETRY_MAX_SECONDS = float(os.environ.get("PEERLINK_SMS_RETRY_MAX_SECONDS", "3600"))
 SMS_SENDING_LEASE_SECONDS = 300
+# After an answer that leaves open whether Twilio took the text (no answer, a 5xx), wait at
+# least this long: its status callback, which names the outbox row, adopts a text that went.
+SMS_AMBIGUOUS_RETRY_SECONDS = 120
 SMS_SWEEP_GRACE_SECONDS = 60
 # Inbound: texts per number per minute beyond which a webhook is refused (429, nothing
 # stored); how often HELP is answered; the replies to numbers no conversation can take.
-SMS_INBOUND_PER_NUMBER_PER_MINUTE = int(os.environ.get("PEERLINK_SMS_INBOUND_PER_MINUTE", "30"))
+# Well above what anyone types (a long text arriving in parts counts once per part), so that
+# a person in distress is never cut off; a loop between machines is far faster.
+SMS_INBOUND_PER_NUMBER_PER_MINUTE = int(os.environ.get("PEERLINK_SMS_INBOUND_PER_MINUTE", "120"))
 SMS_HELP_REPLY_INTERVAL_SECONDS = 120
 SMS_INTAKE_REPLY_INTERVAL_SECONDS = 24 * 3600
 SMS_UNKNOWN_SENDER_REPLY = os.environ.get(

@@ -74,13 +74,15 @@ CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
 }
 
+# Twilio, always: the console backend would write every text (and sign-in code) to the log
+# stream and mark it sent. Webhooks are refused without the token that verifies their
+# signatures; sending needs the account and the Messaging Service too.
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.TwilioSmsBackend")
-# Webhooks are refused without the token that verifies their signatures; sending needs the
-# account and the Messaging Service too.
+if SMS_BACKEND != "messaging.sms.TwilioSmsBackend":
+    raise ImproperlyConfigured("SMS_BACKEND must be messaging.sms.TwilioSmsBackend in production.")
 TWILIO_AUTH_TOKEN = _required("TWILIO_AUTH_TOKEN")
-if SMS_BACKEND.endswith("TwilioSmsBackend"):
-    TWILIO_ACCOUNT_SID = _required("TWILIO_ACCOUNT_SID")
-    TWILIO_MESSAGING_SERVICE_SID = _required("TWILIO_MESSAGING_SERVICE_SID")
+TWILIO_ACCOUNT_SID = _required("TWILIO_ACCOUNT_SID")
+TWILIO_MESSAGING_SERVICE_SID = _required("TWILIO_MESSAGING_SERVICE_SID")
 
 WS_ALLOWED_ORIGIN_SCHEMES = ["https"]
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -244,14 +244,25 @@ def test_other_4xx_answers_are_permanent_errors_and_not_opt_outs(
     assert not error.opted_out
 
 
-def test_wrong_credentials_are_a_permanent_error(fake_twilio, settings) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_credentials_are_retried_not_given_up(fake_twilio, settings, caplog) -> None:  # type: ignore[no-untyped-def]
+    # A rotated or mistyped token is our fault, not the text's: retried (with backoff), so
+    # that the texts go once the setting is fixed; and logged as an error for the operators.
     # The fake expects the test profile's token; a changed token builds a new Client with it.
     settings.TWILIO_AUTH_TOKEN = "not-the-right-token"
     error = send_failing(outgoing())
-    assert isinstance(error, SmsPermanentError)
-    assert (error.http_status, error.code) == (401, 20003)
-    assert not error.opted_out
+    assert isinstance(error, SmsTemporaryError)
+    assert (error.http_status, error.code, error.ambiguous) == (401, 20003, False)
     assert fake_twilio.sent == []
+    assert any(
+        r.levelname == "ERROR" and "account settings" in r.getMessage() for r in caplog.records
+    )
+
+
+def test_a_full_messaging_service_queue_is_retried(scripted) -> None:  # type: ignore[no-untyped-def]
+    scripted(ScriptedHttpClient(400, '{"code": 21611, "message": "queue full", "status": 400}'))
+    error = send_failing(outgoing())
+    assert isinstance(error, SmsTemporaryError)
+    assert error.code == 21611
 
 
 def test_a_4xx_answer_that_is_not_json_is_a_permanent_error(scripted) -> None:  # type: ignore[no-untyped-def]

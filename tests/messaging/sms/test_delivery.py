@@ -39,8 +39,9 @@ from messaging.selectors import message_payload
 from messaging.services import post_message
 from messaging.sms import delivery
 from messaging.sms.backends import send_sms
-from messaging.sms.delivery import ClaimedSend, claim, due_outbox_ids, send_outbox
+from messaging.sms.delivery import ClaimedSend, claim, send_outbox
 from messaging.sms.outbox import queue_sms
+from messaging.sms.selectors import due_outbox_ids
 from messaging.tasks import deliver_sms, sweep_sms_outbox
 from people.models import ConsentKind, ConsentRecord, ConsentSource
 from people.selectors import participant_profile, sms_allowed
@@ -291,13 +292,33 @@ def test_a_temporary_failure_leaves_the_row_pending_with_twilios_error_code(
     assert fake_twilio.sent == []
 
 
-@pytest.mark.parametrize(("failure", "error_code"), TEMPORARY_FAILURES)
-def test_a_first_temporary_failure_retries_in_30_seconds_give_or_take_a_fifth(
-    world: World, fake_twilio: Any, failure: Failure, error_code: int | None
+def test_a_first_refusal_for_load_retries_in_30_seconds_give_or_take_a_fifth(
+    world: World, fake_twilio: Any
 ) -> None:
-    _, row, before, after = _fail_once_and_time(fake_twilio, _waiting(world), failure)
+    # 429: Twilio refused the request, so nothing went out; back off 30 s ±20%.
+    _, row, before, after = _fail_once_and_time(
+        fake_twilio, _waiting(world), Failure(status=429, code=20429)
+    )
     assert row.next_attempt_at is not None
     assert before + _seconds(24) <= row.next_attempt_at <= after + _seconds(36)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [Failure(status=500), Failure(status=503, code=20503), Failure(timeout=True)],
+    ids=["500", "503", "timeout"],
+)
+def test_an_answer_that_leaves_open_whether_it_went_waits_for_the_callback_first(
+    world: World, fake_twilio: Any, failure: Failure, settings: Any
+) -> None:
+    # No answer or a 5xx: Twilio may have the text, and its status callback (which names the
+    # row) would adopt it. The retry waits SMS_AMBIGUOUS_RETRY_SECONDS (120 s), more than the
+    # 30 s ±20% backoff of a first failure.
+    _, row, before, after = _fail_once_and_time(fake_twilio, _waiting(world), failure)
+    wait = settings.SMS_AMBIGUOUS_RETRY_SECONDS
+    assert wait == 120
+    assert row.next_attempt_at is not None
+    assert before + _seconds(wait) <= row.next_attempt_at <= after + _seconds(wait)
 
 
 def test_each_further_temporary_failure_waits_twice_as_long(world: World, fake_twilio: Any) -> None:
@@ -305,7 +326,7 @@ def test_each_further_temporary_failure_waits_twice_as_long(world: World, fake_t
     # 30 * 2**(n-1) seconds for the n-th failure; the 8th failure is the last attempt.
     for base in [30, 60, 120, 240, 480, 960, 1920]:
         result, row, before, after = _fail_once_and_time(
-            fake_twilio, outbox, Failure(status=503, code=20503)
+            fake_twilio, outbox, Failure(status=429, code=20429)
         )
         assert result == "retry"
         assert row.next_attempt_at is not None
@@ -331,7 +352,7 @@ def test_texts_that_fail_together_do_not_retry_at_the_same_moment(
     first, second = _waiting(world, "First text."), _waiting(world, "Second text.")
     frozen = timezone.now()
     monkeypatch.setattr(delivery.timezone, "now", lambda: frozen)
-    fake_twilio.fail_next(Failure(status=503), times=2)
+    fake_twilio.fail_next(Failure(status=429), times=2)
     send_outbox(outbox_id=first.pk)
     send_outbox(outbox_id=second.pk)
     assert _reload(first).next_attempt_at != _reload(second).next_attempt_at
@@ -876,3 +897,73 @@ def test_a_row_whose_doorbell_the_broker_lost_is_sent_by_the_sweeper(
         assert sweep_sms_outbox() == 1
     assert [sms.body for sms in fake_twilio.sent] == [BODY]
     assert _reload(outbox).status == OutboxStatus.SENT
+
+
+# --- Rows that can never go, a database outage after the send --------------------------------
+
+
+def test_a_text_whose_conversation_was_erased_fails_once_and_is_not_swept_again(
+    world: World, fake_twilio: Any
+) -> None:
+    from encryption.services import shred_data_key
+
+    outbox = _waiting(world)
+    _set(outbox, created_at=_ago(3600))
+    shred_data_key(data_key=outbox.message.conversation.data_key)
+    assert send_outbox(outbox_id=outbox.pk) == "failed"
+    row = _reload(outbox)
+    assert (row.status, row.delivery_status) == (OutboxStatus.FAILED, DeliveryStatus.FAILED)
+    assert due_outbox_ids() == []
+    assert fake_twilio.sent == []
+
+
+def test_the_sweeper_takes_rows_in_the_order_they_became_due(world: World) -> None:
+    # A row that has waited long for its retry comes before one written just before it,
+    # whatever their creation order: a row failing again and again can't hold the head.
+    retried, lost = _waiting(world, "Retried text."), _waiting(world, "Lost doorbell.")
+    _set(retried, created_at=_ago(7200), next_attempt_at=_ago(10), attempts=3)
+    _set(lost, created_at=_ago(600))
+    assert due_outbox_ids() == [lost.pk, retried.pk]
+
+
+def test_a_send_is_recorded_through_a_short_database_outage(
+    world: World, fake_twilio: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The text is out; writing down its MessageSid fails twice (the database restarting),
+    # then works. A row left `sending` would be claimed and texted again after its lease.
+    from django.db import OperationalError as DatabaseDown
+
+    outbox = _waiting(world)
+    real = delivery._record_accepted
+    failures = iter([DatabaseDown("down"), DatabaseDown("still down")])
+
+    def flaky(claimed: Any, receipt: Any) -> str:
+        error = next(failures, None)
+        if error is not None:
+            raise error
+        return real(claimed, receipt)
+
+    monkeypatch.setattr(delivery, "_record_accepted", flaky)
+    monkeypatch.setattr(delivery, "RECORD_RETRY_SECONDS", (0, 0, 0))
+    assert send_outbox(outbox_id=outbox.pk) == "sent"
+    row = _reload(outbox)
+    assert row.status == OutboxStatus.SENT
+    assert row.provider_message_id == fake_twilio.sent[0].sid
+    assert len(fake_twilio.sent) == 1
+
+
+def test_a_report_for_a_text_given_up_on_says_what_really_happened(
+    world: World, fake_twilio: Any
+) -> None:
+    # Every attempt timed out but the last one reached the phone: the report adopts the row
+    # and its status is the report's, not a "failed" that moves back to "pending".
+    outbox = _waiting(world)
+    fake_twilio.fail_next(Failure(timeout=True, sends=True))
+    _set(outbox, attempts=settings.SMS_SEND_MAX_ATTEMPTS - 1)
+    assert send_outbox(outbox_id=outbox.pk) == "failed"
+    assert _reload(outbox).delivery_status == DeliveryStatus.FAILED
+    response = status_callback(Client(), fake_twilio.sent[0], "delivered")
+    assert response.status_code == 200
+    row = _reload(outbox)
+    assert (row.status, row.delivery_status) == (OutboxStatus.SENT, DeliveryStatus.DELIVERED)
+    assert row.provider_message_id == fake_twilio.sent[0].sid

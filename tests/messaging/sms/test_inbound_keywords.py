@@ -14,11 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from audit.models import AuditEntry
-from messaging.actions.sms_consent import (
-    KEYWORD_CONSENT_VERSION,
-    sms_opted_in,
-    sms_opted_out,
-)
+from messaging.actions.sms_consent import sms_opted_in, sms_opted_out
 from messaging.models import (
     Conversation,
     DeliveryStatus,
@@ -35,6 +31,7 @@ from messaging.sms.inbound import register_inbound_handler, unregister_inbound_h
 from messaging.tasks import deliver_sms
 from people.models import Channel, ConsentKind, ConsentRecord, ConsentSource, Participant
 from people.selectors import sms_allowed
+from people.services import withdraw_consent
 from programmes.models import Enrolment, Programme
 from tests.support import sms
 from tests.support.factories import World, enrol, make_programme
@@ -184,18 +181,19 @@ def test_stop_cancels_the_persons_waiting_texts(
     assert SmsOutbox.objects.get(message=others_waiting).status == OutboxStatus.PENDING
 
 
-def test_stop_leaves_a_waiting_help_answer_to_be_sent(
+def test_stop_cancels_a_waiting_help_answer_too(
     twilio: Client, world: World, fake_twilio: Any, on_commit: Any
 ) -> None:
-    # HELP then STOP in quick succession: the answer to HELP needs no consent and still goes.
+    # HELP then STOP in quick succession: after STOP nothing more is texted, not even the
+    # answer to the HELP still waiting in the outbox.
     text(twilio, world.own, "HELP")  # its send task never runs: the row stays pending
     with on_commit():
         text(twilio, world.own, "STOP")
     row = SmsOutbox.objects.get(purpose=OutboxPurpose.KEYWORD_REPLY)
-    assert row.status == OutboxStatus.PENDING
+    assert (row.status, row.delivery_status) == (OutboxStatus.SKIPPED, DeliveryStatus.NOT_SENT)
     with on_commit():
-        deliver_sms(row.pk)  # what the lost task (or the sweeper) does
-    assert fake_twilio.bodies_to(phone_of(world.own)) == ["Call 988."]
+        deliver_sms(row.pk)  # what a late task (or the sweeper) would do
+    assert fake_twilio.sent == []
 
 
 def test_stop_posts_the_persons_text_and_a_system_notice(twilio: Client, world: World) -> None:
@@ -375,15 +373,18 @@ def test_texts_flow_again_after_start(
     assert fake_twilio.bodies_to(phone_of(world.own)) == ["welcome back"]
 
 
-def test_start_without_any_earlier_consent_grants_the_keyword_version(twilio: Client) -> None:
+def test_start_without_any_earlier_consent_grants_none_and_is_kept_as_a_message(
+    twilio: Client, opted_in_receiver: Received
+) -> None:
+    # Staff enrolled this person without SMS consent (a shared phone, their safety): a text
+    # saying "yes" must not turn SMS on. The text itself reaches the peer supporter.
     programme = make_programme()
     enrolment = enrol(programme, sms_consent=False)
+    sid = text(twilio, enrolment, "Yes")
+    assert outcome(sid) == "message"
     assert sms_consents(enrolment.participant) == []
-    sid = text(twilio, enrolment, "START")
-    assert outcome(sid) == "opted_in"
-    [granted] = sms_consents(enrolment.participant)
-    assert (granted.version, granted.granted_source) == (KEYWORD_CONSENT_VERSION, "sms")
-    assert KEYWORD_CONSENT_VERSION == "sms-keyword"
+    assert opted_in_receiver.calls == []
+    assert [m["body"] for m in thread(enrolment)] == ["Yes"]
 
 
 def test_start_while_opted_in_changes_nothing(
@@ -585,12 +586,23 @@ def test_a_registered_handler_takes_an_ordinary_text(
     assert seen["inbound"].pk == inbound.pk
 
 
+def test_start_from_someone_not_opted_out_is_an_ordinary_text(
+    twilio: Client, world: World, taking_handler: Handler
+) -> None:
+    # "Yes" answering a survey question or the peer supporter: nothing to opt back into.
+    sid = text(twilio, world.own, "Yes")
+    assert outcome(sid) == "handled"
+    assert [seen["text"].body for seen in taking_handler.seen] == ["Yes"]
+
+
 @pytest.mark.parametrize(
     ("word", "expected"), [("STOP", "opted_out"), ("START", "opted_in"), ("HELP", "help")]
 )
 def test_keywords_win_over_a_registered_handler(
     twilio: Client, world: World, taking_handler: Handler, word: str, expected: str
 ) -> None:
+    if word == "START":
+        withdraw_consent(participant=world.own.participant, kind="sms", source="sms")
     sid = text(twilio, world.own, word)
     assert outcome(sid) == expected
     assert taking_handler.seen == []

@@ -643,7 +643,21 @@ def test_a_web_reader_without_sms_consent_who_texts_stays_on_the_web(
     assert fake_twilio.sent == []
     assert not SmsOutbox.objects.exists()
     bodies = [m["body"] for m in thread(enrolment)]
-    assert bodies == ["texting without consent", "Answer on the web"]
+    # The peer supporter is told why their answer will not go by SMS.
+    assert bodies == [
+        "texting without consent",
+        texts.NOTICE_TEXTED_WITHOUT_SMS,
+        "Answer on the web",
+    ]
+
+
+def test_the_sms_is_off_notice_comes_once_a_day(twilio: Client) -> None:
+    programme = make_programme()
+    enrolment = enrol(programme, channel=Channel.WEB, sms_consent=False)
+    for body in ("first text", "second text"):
+        sms.inbound(twilio, sender=phone_of(enrolment), body=body)
+    bodies = [m["body"] for m in thread(enrolment)]
+    assert bodies == ["first text", texts.NOTICE_TEXTED_WITHOUT_SMS, "second text"]
 
 
 # --- Routing between programmes -----------------------------------------------------------

@@ -556,3 +556,19 @@ def test_resolving_is_forbidden_to_other_roles(twilio: Client, world: World, who
     assert response.status_code == 403
     entry.refresh_from_db()
     assert entry.resolved_at is None
+
+
+def test_an_erased_entry_shows_no_number_or_text_and_leaves_the_list_working(
+    twilio: Client, world: World
+) -> None:
+    from encryption.services import shred_data_key
+
+    erased = intake_of(text(twilio, fictional_phone(), "erase me"))
+    text(twilio, fictional_phone(), "still here")
+    shred_data_key(data_key=erased.data_key)
+    response = signed_in_client(world.supervisor).get(INTAKE_URL)
+    assert response.status_code == 200
+    rows = {row["id"]: row for row in response.json()}
+    assert (rows[str(erased.pk)]["body"], rows[str(erased.pk)]["phone"]) == (None, None)
+    assert rows[str(erased.pk)]["erased"] is True
+    assert [row["body"] for row in rows.values() if not row["erased"]] == ["still here"]

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from messaging.sms.keywords import KEYWORDS, Keyword, parse_keyword
+from messaging.sms.keywords import KEYWORDS, Keyword, keyword_of, parse_keyword
 
 # The families as DESIGN.md §4 lists them, written out here rather than read from the module.
 STOP_WORDS = ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"]
@@ -50,8 +50,35 @@ def full_width(word: str) -> str:
     )
 
 
-def test_the_keyword_table_is_exactly_the_design_list() -> None:
-    assert dict(FAMILIES) == KEYWORDS
+# French, as Canadian carriers honour them: an extension of the design's list.
+FRENCH = [("ARRET", Keyword.STOP), ("ARRÊT", Keyword.STOP), ("AIDE", Keyword.HELP)]
+
+
+def test_the_keyword_table_is_the_design_list_and_the_french_words() -> None:
+    assert dict(FAMILIES + FRENCH) == KEYWORDS
+
+
+@pytest.mark.parametrize(("word", "family"), [("arrêt", Keyword.STOP), ("Aide", Keyword.HELP)])
+def test_french_keywords_in_any_case_are_their_family(word: str, family: Keyword) -> None:
+    assert parse_keyword(f" {word} ") is family
+
+
+@pytest.mark.parametrize(
+    ("opt_out_type", "family"),
+    [("STOP", Keyword.STOP), ("start", Keyword.START), (" HELP ", Keyword.HELP)],
+)
+def test_the_keyword_twilio_says_it_acted_on_counts(opt_out_type: str, family: Keyword) -> None:
+    # Twilio's Advanced Opt-Out may know words of its own (configured in its console).
+    assert keyword_of("Stoppez svp", opt_out_type) is family
+
+
+def test_without_twilios_word_an_ordinary_text_is_no_keyword() -> None:
+    assert keyword_of("Stoppez svp", "") is None
+    assert keyword_of("Stoppez svp", "SOMETHING") is None
+
+
+def test_an_emoji_variation_selector_after_a_keyword_is_ignored() -> None:
+    assert parse_keyword("STOP\ufe0f") is Keyword.STOP
 
 
 @pytest.mark.parametrize(("word", "family"), FAMILIES)

@@ -317,3 +317,35 @@ def test_no_automated_or_system_message_is_labelled_as_a_person(
     for message in history(world.peer, world.own):
         is_service = message["channel"] in ("automated", "system")
         assert is_service == (message["sender"] == PEERLINK), message["channel"]
+
+
+def test_a_person_who_writes_on_the_web_gets_replies_on_the_web(
+    twilio: Client, world: World, fake_twilio: Any, on_commit: Any
+) -> None:
+    # They texted (replies by SMS), then opened the web chat and wrote there: replies follow
+    # them to the web, and nothing more is texted to a phone they may share.
+    with on_commit():
+        sms.inbound(twilio, sender=phone_of(world.own), body="texting first")
+        post_message(
+            conversation_id=conversation_of(world.own).pk,
+            sender=world.own.participant.user,
+            sender_role="participant",
+            channel="web",
+            body="now on the web",
+            client_id="web-1",
+        )
+        post_message(
+            conversation_id=conversation_of(world.own).pk,
+            sender=world.peer,
+            sender_role="peer_supporter",
+            channel="web",
+            body="Hi there",
+            client_id="peer-1",
+        )
+    assert Participant.objects.get(pk=world.own.participant_id).preferred_channel == "web"
+    assert fake_twilio.sent == []
+    assert [m["body"] for m in messages_after(conversation_of(world.own), after_seq=0)] == [
+        "texting first",
+        "now on the web",
+        "Hi there",
+    ]

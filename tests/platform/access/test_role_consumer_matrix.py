@@ -67,8 +67,8 @@ async def _outcome(socket: WebsocketCommunicator, frame: dict[str, Any]) -> str:
         answer = await socket.receive_json_from(timeout=5)
         if answer["type"] == "pong":
             return outcome or "none"
-        if answer["type"] == "message" or outcome is not None:
-            continue
+        if answer["type"] in ("message", "delivery") or outcome is not None:
+            continue  # doorbells of the layer, not answers
         outcome = f"error:{answer['code']}" if answer["type"] == "error" else str(answer["type"])
 
 
