@@ -178,17 +178,20 @@ def asgi_server(
 
 
 @contextlib.contextmanager
-def profiler(pid: int, out: Path | None) -> Iterator[None]:
-    """py-spy on the server while the load runs (measurement only; not a project dependency)."""
+def profiler(pid: int, out: Path | None, sampling: list[str] | None = None) -> Iterator[None]:
+    """py-spy on the server while the load runs (measurement only; not a project dependency).
+    `sampling`: py-spy's sampling flags (default: every thread at 200 Hz, waits included)."""
     spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
     if out is None or not Path(spy).exists():
         if out is not None:
             log("py-spy not found (pip install py-spy): no profile")
         yield
         return
-    command = [spy, "record", "-p", str(pid), "-r", "200", "--threads", "-f", "raw"]
-    if os.environ.get("PEERLINK_BENCH_SPY_IDLE", "1") == "1":
-        command.append("--idle")  # waits count too: where a thread waits on PostgreSQL/Redis
+    if sampling is None:
+        sampling = ["-r", "200", "--threads"]
+        if os.environ.get("PEERLINK_BENCH_SPY_IDLE", "1") == "1":
+            sampling.append("--idle")  # waits count too: where a thread waits on PostgreSQL/Redis
+    command = [spy, "record", "-p", str(pid), *sampling, "-f", "raw"]
     process = subprocess.Popen(
         [*command, "-o", str(out), "--nonblocking"],
         stdout=subprocess.DEVNULL,

@@ -111,32 +111,6 @@ def uvicorn(env: dict[str, str], port: int, log_path: Path) -> Iterator[int]:
         chat.stop_process(process, grace=5)
 
 
-@contextlib.contextmanager
-def gil_profiler(pid: int, out: Path | None) -> Iterator[None]:
-    """py-spy on the server, sampling only the thread that holds the GIL: where the one core
-    the server's Python can use goes (measurement only; not a project dependency). Django
-    runs every request on a thread of its own; bench/smsbench/profile_all.py adds them up."""
-    spy = shutil.which("py-spy") or str(Path(PY).parent / "py-spy")
-    if out is None or not Path(spy).exists():
-        if out is not None:
-            log("py-spy not found (pip install py-spy): no profile")
-        yield
-        return
-    command = [spy, "record", "-p", str(pid), "-r", "100", "--gil", "-f", "raw", "-o", str(out)]
-    process = subprocess.Popen(
-        [*command, "--nonblocking"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def run_load(
     job: dict[str, Any], env: dict[str, str], folder: Path, server_log: Path
 ) -> dict[str, Any]:
@@ -424,7 +398,10 @@ def main(argv: list[str]) -> int:
                 options.profile.mkdir(parents=True, exist_ok=True)
                 profile = options.profile / f"uvicorn-{'-'.join(options.paths)}.txt"
             log(f"load: levels {options.levels}, paths {' then '.join(options.paths)} at each")
-            with gil_profiler(pid, profile):
+            # Only the thread that holds the GIL: where the one core the server's Python can
+            # use goes. Django runs every request on a thread of its own;
+            # bench/smsbench/profile_all.py adds them up.
+            with chat.profiler(pid, profile, ["-r", "100", "--gil"]):
                 result = run_load(job, env, folder, server_log)
             text = server_log.read_text(errors="replace")
             if "Traceback" in text or any(p["errors"] for p in result["phases"]):

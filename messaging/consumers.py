@@ -170,17 +170,14 @@ def _read(user: User, conversation_id: str, seq: int) -> int:
 
 
 @database_sync_to_async
-def _subscriptions(user: User) -> tuple[set[uuid.UUID], set[int]]:
+def _subscriptions(user: User) -> tuple[set[uuid.UUID], set[int], bool]:
+    """What the socket follows, and whether it is a staff member's (the person's own socket
+    gets no `delivery` frames). `is_participant` is cached on the user after the first call."""
     conversations = selectors.postable_conversation_ids(user)
     supervised = set()
     if StaffRole.objects.filter(user=user, role=Role.SUPERVISOR).exists():
         supervised = set(Team.objects.filter(supervisor=user).values_list("pk", flat=True))
-    return conversations, supervised
-
-
-@database_sync_to_async
-def _is_staff(user: User) -> bool:
-    return not user.is_participant
+    return conversations, supervised, not user.is_participant
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -210,7 +207,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
-        self.is_staff = await _is_staff(user)
+        self.is_staff = False  # set with the subscriptions, before the socket is accepted
         self.conversations = set()
         self.teams = set()
         self.own_reads = {}
@@ -236,7 +233,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
 
     async def _refresh_subscriptions(self) -> None:
-        conversations, teams = await _subscriptions(self.user)
+        conversations, teams, self.is_staff = await _subscriptions(self.user)
         for added in conversations - self.conversations:
             await self.channel_layer.group_add(conversation_group(added), self.channel_name)
         for removed in self.conversations - conversations:

@@ -30,7 +30,7 @@ from messaging.models import (
 )
 from messaging.selectors import message_payload, message_ref
 from messaging.sms import backends as sms_backends
-from messaging.sms.outbox import after_commit_ring, queue_sms
+from messaging.sms.outbox import after_commit_ring
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, Participant, User
 from people.selectors import sms_allowed
@@ -249,24 +249,22 @@ def post_message(
 def _queue_sms_for(
     message: Message, conversation: Conversation, channel: str, sms_purpose: str | None
 ) -> SmsOutbox:
-    """The message's outbox row (the caller rings for it). A text written while the person
-    has no SMS consent is recorded as not sent, then and for good: it is not sent later,
-    should they text START (only the answer to their own HELP needs no consent)."""
+    """The message's outbox row (the caller rings for it, after the message's own doorbell).
+    A text written while the person has no SMS consent is recorded as not sent, then and for
+    good: it is not sent later, should they text START (only the answer to their own HELP
+    needs no consent)."""
     purpose = sms_purpose or (
         OutboxPurpose.AUTOMATED if channel == MessageChannel.AUTOMATED else OutboxPurpose.CHAT
     )
     participant = conversation.enrolment.participant
-    if purpose != OutboxPurpose.KEYWORD_REPLY and not sms_allowed(participant):
-        outbox = SmsOutbox.objects.create(
-            message=message,
-            participant=participant,
-            purpose=purpose,
-            status=OutboxStatus.SKIPPED,
-            delivery_status=DeliveryStatus.NOT_SENT,
-        )
-    else:
-        outbox = queue_sms(message=message, participant=participant, purpose=purpose, ring=False)
-    return outbox
+    unsendable = purpose != OutboxPurpose.KEYWORD_REPLY and not sms_allowed(participant)
+    return SmsOutbox.objects.create(
+        message=message,
+        participant=participant,
+        purpose=purpose,
+        status=OutboxStatus.SKIPPED if unsendable else OutboxStatus.PENDING,
+        delivery_status=DeliveryStatus.NOT_SENT if unsendable else DeliveryStatus.PENDING,
+    )
 
 
 def mark_read(*, conversation: Conversation, user: User, seq: int) -> int:

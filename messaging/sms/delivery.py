@@ -305,12 +305,7 @@ def _record_permanent_failure(claimed: ClaimedSend, error: SmsPermanentError) ->
         _finish(
             outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=timezone.now()
         )
-        if error.opted_out and outbox.participant is not None:
-            opt_out_of_sms(
-                participant=outbox.participant,
-                source=ConsentSource.PROVIDER,
-                reference=f"outbox:{outbox.pk}",
-            )
+        _opt_out_if_the_carrier_says_so(outbox, error.code)
     logger.warning(
         "sms refused by provider outbox=%s status=%s code=%s",
         claimed.outbox_id,
@@ -396,12 +391,7 @@ def record_delivery_report(
             outbox.error_code = error_code
         outbox.save(update_fields=["delivery_status", "delivery_updated_at", "error_code"])
         _ring(outbox)
-        if error_code in OPTED_OUT_ERROR_CODES and outbox.participant is not None:
-            opt_out_of_sms(
-                participant=outbox.participant,
-                source=ConsentSource.PROVIDER,
-                reference=f"outbox:{outbox.pk}",
-            )
+        _opt_out_if_the_carrier_says_so(outbox, error_code)
     return "moved"
 
 
@@ -430,6 +420,11 @@ def _adopt(
     )
     _ring(outbox)
     logger.info("status callback adopted a send outbox=%s", outbox.pk)
+    _opt_out_if_the_carrier_says_so(outbox, error_code)
+
+
+def _opt_out_if_the_carrier_says_so(outbox: SmsOutbox, error_code: int | None) -> None:
+    """Twilio's 21610, at send time or in a report: the number opted out with the carrier."""
     if error_code in OPTED_OUT_ERROR_CODES and outbox.participant is not None:
         opt_out_of_sms(
             participant=outbox.participant,

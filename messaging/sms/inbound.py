@@ -13,6 +13,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -31,13 +32,12 @@ from messaging.models import (
     OutboxPurpose,
     OutboxTemplate,
     SenderRole,
-    SmsOutbox,
 )
 from messaging.services import post_message
 from messaging.sms import texts
 from messaging.sms.intake import record_intake
 from messaging.sms.keywords import Keyword, keyword_of
-from messaging.sms.outbox import queue_sms
+from messaging.sms.outbox import queue_sms, queued_recently
 from people.models import Channel, ConsentSource, Participant
 from people.selectors import find_participant_by_phone
 from programmes.models import Enrolment, EnrolmentStatus, Programme
@@ -54,11 +54,15 @@ class InboundText:
     num_media: int
     opt_out_type: str = ""  # Twilio's name for a keyword it acted on (Advanced Opt-Out)
 
+    @cached_property
+    def keyword(self) -> Keyword | None:
+        """The reserved keyword the text is, read once per webhook."""
+        return keyword_of(self.body, self.opt_out_type)
+
 
 @dataclass(frozen=True)
 class InboundResult:
-    outcome: str
-    duplicate: bool
+    outcome: str  # an InboundOutcome, or "duplicate" for a MessageSid already handled
 
 
 # Handlers that may take a text before it goes into the conversation (the survey session of
@@ -157,10 +161,11 @@ def _answer_help(thread: Thread, participant: Participant, text: InboundText) ->
     channel (they asked by text), and in the thread when there is one. At most once per
     `SMS_HELP_REPLY_INTERVAL_SECONDS`, so that two auto-responders can't text each other
     forever."""
-    since = timezone.now() - dt.timedelta(seconds=settings.SMS_HELP_REPLY_INTERVAL_SECONDS)
-    if SmsOutbox.objects.filter(
-        participant=participant, purpose=OutboxPurpose.KEYWORD_REPLY, created_at__gte=since
-    ).exists():
+    if queued_recently(
+        purpose=OutboxPurpose.KEYWORD_REPLY,
+        seconds=settings.SMS_HELP_REPLY_INTERVAL_SECONDS,
+        participant=participant,
+    ):
         return
     programme = thread.enrolment.programme if thread.enrolment is not None else None
     if thread.conversation is not None:
@@ -189,7 +194,7 @@ def _from_participant(
 ) -> tuple[str, uuid.UUID | None]:
     """What happened, and the id of the message the text became in the thread (if any)."""
     thread = _thread_for(enrolments, text.recipient)
-    keyword = keyword_of(text.body, text.opt_out_type)
+    keyword = text.keyword
     if keyword is Keyword.START and not has_opted_out(participant):
         keyword = None  # "Yes" from someone not opted out is just a reply: nothing to undo
     if keyword is not None:
@@ -252,7 +257,7 @@ def _told_sms_is_off_today(conversation: Conversation) -> bool:
 
 
 def _from_unknown_number(inbound: InboundSms, text: InboundText) -> str:
-    keyword = keyword_of(text.body, text.opt_out_type)
+    keyword = text.keyword
     if keyword in (Keyword.STOP, Keyword.START):
         # Nobody here to opt out or in; the carrier-level opt-out is Twilio's.
         return InboundOutcome.IGNORED
@@ -267,7 +272,11 @@ def _from_unknown_number(inbound: InboundSms, text: InboundText) -> str:
         programme=programme,
         reply=keyword is not Keyword.HELP,
     )
-    if keyword is Keyword.HELP and not _helped_recently(intake.phone_index):
+    if keyword is Keyword.HELP and not queued_recently(
+        purpose=OutboxPurpose.KEYWORD_REPLY,
+        seconds=settings.SMS_HELP_REPLY_INTERVAL_SECONDS,
+        phone_index=intake.phone_index,
+    ):
         # Whoever asks for help gets where to find it: the programme's crisis resources or
         # the service-wide text, whatever the replies to unknown numbers are set to.
         queue_sms(
@@ -280,16 +289,9 @@ def _from_unknown_number(inbound: InboundSms, text: InboundText) -> str:
     return InboundOutcome.UNKNOWN_SENDER
 
 
-def _helped_recently(phone_index: str) -> bool:
-    since = timezone.now() - dt.timedelta(seconds=settings.SMS_HELP_REPLY_INTERVAL_SECONDS)
-    return SmsOutbox.objects.filter(
-        intake__phone_index=phone_index, purpose=OutboxPurpose.KEYWORD_REPLY, created_at__gte=since
-    ).exists()
-
-
 def receive_sms(text: InboundText) -> InboundResult:
-    """Handle one inbound text exactly once. Returns what happened, and whether it was a
-    repeat of a MessageSid already handled (which changes nothing)."""
+    """Handle one inbound text exactly once. Returns what happened; a repeat of a MessageSid
+    already handled changes nothing."""
     try:
         with transaction.atomic():
             # The natural key first: a concurrent duplicate waits here on the unique index,
@@ -311,6 +313,6 @@ def receive_sms(text: InboundText) -> InboundResult:
             inbound.save(update_fields=["participant", "outcome", "message"])
     except IntegrityError:
         if InboundSms.objects.filter(message_sid=text.message_sid).exists():
-            return InboundResult(outcome="duplicate", duplicate=True)
+            return InboundResult(outcome="duplicate")
         raise
-    return InboundResult(outcome=outcome, duplicate=False)
+    return InboundResult(outcome=outcome)

@@ -3,12 +3,10 @@ open conversation. Kept, encrypted, for supervisors; answered once a day at most
 
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from audit.services import record
@@ -20,10 +18,9 @@ from messaging.models import (
     OutboxPurpose,
     OutboxTemplate,
     SmsIntake,
-    SmsOutbox,
 )
 from messaging.sms import texts
-from messaging.sms.outbox import queue_sms
+from messaging.sms.outbox import queue_sms, queued_recently
 from peerlink.errors import NotFound
 from people.models import Participant, User
 from programmes.models import Programme
@@ -31,15 +28,6 @@ from programmes.models import Programme
 
 def intake_field_ref(intake_id: uuid.UUID | str, field: str) -> FieldRef:
     return FieldRef(table="messaging_smsintake", row=str(intake_id), field=field)
-
-
-def _replied_recently(phone_index: str, now: dt.datetime) -> bool:
-    since = now - dt.timedelta(seconds=settings.SMS_INTAKE_REPLY_INTERVAL_SECONDS)
-    return (
-        SmsOutbox.objects.filter(purpose=OutboxPurpose.INTAKE_REPLY, created_at__gte=since)
-        .filter(Q(intake__phone_index=phone_index) | Q(participant__phone_index=phone_index))
-        .exists()
-    )
 
 
 def record_intake(
@@ -77,7 +65,11 @@ def record_intake(
         received_at=now,
     )
     intake.save(force_insert=True)
-    if not reply or _replied_recently(index, now):
+    if not reply or queued_recently(
+        purpose=OutboxPurpose.INTAKE_REPLY,
+        seconds=settings.SMS_INTAKE_REPLY_INTERVAL_SECONDS,
+        phone_index=index,
+    ):
         return intake
     if participant is not None:
         queue_sms(

@@ -21,7 +21,6 @@ from messaging.metrics import SMS_INBOUND, SMS_STATUS_CALLBACKS
 from messaging.services import MAX_BODY_CHARS
 from messaging.sms.delivery import record_delivery_report
 from messaging.sms.inbound import InboundText, receive_sms
-from messaging.sms.keywords import keyword_of
 from messaging.sms.ratelimit import over_limit
 from messaging.sms.signatures import has_valid_signature
 from people.services import strict_e164
@@ -103,7 +102,7 @@ class TwilioInboundView(View):
             SMS_INBOUND.labels(outcome="invalid").inc()
             return _error(400, exc.code, exc.message)
         # Keywords are never refused: a STOP must not be lost, and they change nothing twice.
-        if keyword_of(text.body, text.opt_out_type) is None and over_limit(text.sender):
+        if text.keyword is None and over_limit(text.sender):
             SMS_INBOUND.labels(outcome="rate_limited").inc()
             return _error(429, "rate_limited", "Too many texts from this number; slow down.")
         result = receive_sms(text)
