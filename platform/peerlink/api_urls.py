@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from access import api as access
 from messaging import api as messaging
@@ -61,6 +61,7 @@ urlpatterns = [
         sms.SmsIntakeResolveView.as_view(),
         name="sms-intake-resolve",
     ),
+    path("supervision/", include("supervision.urls")),
     path(
         "saved-replies/<int:reply_id>/",
         messaging.SavedReplyDetailView.as_view(),

@@ -39,7 +39,10 @@ INSTALLED_APPS = [
     "programmes",
     "access",
     "health",
+    "staffing",
+    "supervision",
     "messaging",
+    "messaging.risk",
     "scheduling",
     "outcomes",
 ]

@@ -1,67 +1,29 @@
 """Every URL pattern x every role: the allowed/denied table (DESIGN.md §5).
 
-A new endpoint without a row here fails `test_every_endpoint_has_a_rule`.
+A new endpoint without a row here (or in an area's `matrix_*.py` beside this file) fails
+`test_every_endpoint_has_a_rule`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from tests.platform.access import matrix_supervision
 from tests.support.factories import World, fictional_phone, make_staff
-
-ROLES = ("anonymous", "service_user", "other_peer", "own_peer", "supervisor", "evaluator", "admin")
-
-
-def user_for(world: World, role: str) -> Any:
-    return {
-        "anonymous": None,
-        "service_user": world.own.participant.user,
-        "other_peer": world.other_peer,
-        "own_peer": world.peer,
-        "supervisor": world.supervisor,
-        "evaluator": world.evaluator,
-        "admin": world.admin,
-    }[role]
-
-
-@dataclass(frozen=True)
-class Case:
-    method: str
-    path: Callable[[World], str]
-    expected: dict[str, int]
-    body: Callable[[World], dict[str, Any]] = field(default=lambda w: {})
-
-
-def everyone(status: int) -> dict[str, int]:
-    return dict.fromkeys(ROLES, status)
-
-
-def signed_in(status: int) -> dict[str, int]:
-    return {**everyone(status), "anonymous": 403}
-
-
-def staff(status: int) -> dict[str, int]:
-    return {**signed_in(status), "service_user": 403}
-
-
-def casework(own: int, *, other_peer: int = 404) -> dict[str, int]:
-    """Identifiable data about `world.own`: its peer, their supervisor and admins only."""
-    return {
-        "anonymous": 403,
-        "service_user": 403,
-        "evaluator": 403,
-        "other_peer": other_peer,
-        "own_peer": own,
-        "supervisor": own,
-        "admin": own,
-    }
-
+from tests.support.role_matrix import (
+    ROLES,
+    Case,
+    casework,
+    everyone,
+    signed_in,
+    staff,
+    supervisors_and_admins,
+    user_for,
+)
 
 def _handoff_body(world: World) -> dict[str, Any]:
     from programmes.models import Role
@@ -107,10 +69,6 @@ def _intake_resolve_path(world: World) -> str:
     return f"/api/v1/sms-intake/{intake.id}/resolve/"
 
 
-def supervisors_and_admins(status: int) -> dict[str, int]:
-    return {**everyone(403), "supervisor": status, "admin": status}
-
-
 def conversation_member(own: int) -> dict[str, int]:
     """A conversation of `world.own`: its person and peer take part, the team's supervisor
     reads (audited); nobody else may know it exists."""
@@ -129,6 +87,9 @@ def case_notes(own: int) -> dict[str, int]:
     """Case notes of `world.own`: its peer and the team's supervisor only, never the person."""
     return {**casework(own), "admin": 404}
 
+
+# Rows of whole areas, each in its own file beside this one.
+AREA_ROWS: list[dict[tuple[str, str], Case]] = [matrix_supervision.ROWS]
 
 MATRIX: dict[tuple[str, str], Case] = {
     ("healthz", "GET"): Case("GET", lambda w: "/healthz", everyone(200)),
@@ -251,6 +212,11 @@ MATRIX: dict[tuple[str, str], Case] = {
         {**staff(403), "supervisor": 204, "admin": 204},
     ),
 }
+
+# Areas keep their rows in their own files; a row named twice is a mistake.
+for _rows in AREA_ROWS:
+    assert not set(_rows) & set(MATRIX), f"matrix rows named twice: {set(_rows) & set(MATRIX)}"
+    MATRIX.update(_rows)
 
 
 def _walk(patterns: list[Any], prefix: str = "") -> list[tuple[str, str]]:
