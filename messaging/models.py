@@ -144,6 +144,8 @@ class OutboxPurpose(models.TextChoices):
     AUTOMATED = "automated", "An automated message"
     KEYWORD_REPLY = "keyword_reply", "The answer to HELP"
     INTAKE_REPLY = "intake_reply", "The reply to a number we could not match"
+    CRISIS_REPLY = "crisis_reply", "Crisis resources sent when a risk alert opens"
+    ESCALATION = "escalation", "A risk alert escalated to an on-call supervisor"
 
 
 class OutboxTemplate(models.TextChoices):
@@ -154,14 +156,16 @@ class OutboxTemplate(models.TextChoices):
     HELP = "help", "Programme contact and crisis resources"
     UNKNOWN_SENDER = "unknown_sender", "Reply to an unknown number"
     NO_CONVERSATION = "no_conversation", "Reply to a person without a peer supporter"
+    CRISIS = "crisis", "The programme's crisis resources"
+    ESCALATION = "escalation", "A risk alert waits for an on-call supervisor"
 
 
 class SmsOutbox(models.Model):
     """One SMS to send: written in the same transaction as what it sends (a message, or a
     keyword or intake reply), sent by a task that carries only this row's id.
 
-    The recipient is a participant (their encrypted phone) or an intake entry (an unknown
-    number, encrypted on the entry). The row is the record of the send: attempts, the
+    The recipient is a participant (their encrypted phone), an intake entry (an unknown
+    number, encrypted on the entry) or a staff member (escalations; their encrypted contact). The row is the record of the send: attempts, the
     provider's MessageSid, segments, and the delivery status reported back."""
 
     message = models.OneToOneField(
@@ -180,6 +184,13 @@ class SmsOutbox(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="replies",
+    )
+    staff = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
     )
     purpose = models.CharField(
         max_length=16, choices=OutboxPurpose.choices, default=OutboxPurpose.CHAT
@@ -220,11 +231,14 @@ class SmsOutbox(models.Model):
                 condition=~Q(provider_message_id=""),
                 name="unique_outbox_provider_message_id",
             ),
-            # Exactly one recipient: a participant, or an unknown number's intake entry.
+            # Exactly one recipient: a participant, an unknown number's intake entry, or staff.
             models.CheckConstraint(
-                condition=(Q(participant__isnull=False) & Q(intake__isnull=True))
-                | (Q(participant__isnull=True) & Q(intake__isnull=False)),
-                name="outbox_has_one_recipient",
+                condition=(
+                    Q(participant__isnull=False) & Q(intake__isnull=True) & Q(staff__isnull=True)
+                )
+                | (Q(participant__isnull=True) & Q(intake__isnull=False) & Q(staff__isnull=True))
+                | (Q(participant__isnull=True) & Q(intake__isnull=True) & Q(staff__isnull=False)),
+                name="outbox_has_one_recipient_of_three",
             ),
         ]
 

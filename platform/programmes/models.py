@@ -29,6 +29,10 @@ def _default_block_multipliers() -> list[int]:
     return [1, 2]
 
 
+def _default_escalation_minutes() -> list[int]:
+    return [10, 20]
+
+
 def validate_e164(value: str) -> None:
     from people.services import strict_e164
 
@@ -51,6 +55,14 @@ class Programme(models.Model):
     # are routed to this programme's supervisors.
     sms_number = models.CharField(max_length=20, blank=True, validators=[validate_e164])
     retention_days = models.PositiveIntegerField(default=365 * 7)
+    # Safety (DESIGN.md §3, data flow 6). Minutes after an alert opens at which, while nobody
+    # has acknowledged it, the on-call supervisor of level 1, 2, ... is texted.
+    alert_escalation_minutes = models.JSONField(default=_default_escalation_minutes)
+    # At most one automatic crisis-resources reply per person in this many minutes.
+    crisis_reply_interval_minutes = models.PositiveIntegerField(default=60)
+    # At most one "your peer supporter is away" reply per person in this many minutes.
+    away_reply_interval_minutes = models.PositiveIntegerField(default=8 * 60)
+    pause_texts_during_alert = models.BooleanField(default=True)
     # Randomisation: strata are site (+ track when set); block sizes are multiples of the arm
     # weights' sum, the multiplier drawn at random per block so the block end can't be guessed.
     stratify_by_track = models.BooleanField(default=False)
