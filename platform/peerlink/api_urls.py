@@ -62,6 +62,8 @@ urlpatterns = [
         name="sms-intake-resolve",
     ),
     path("supervision/", include("supervision.urls")),
+    path("", include("staffing.urls")),
+    path("", include("messaging.risk.urls")),
     path(
         "saved-replies/<int:reply_id>/",
         messaging.SavedReplyDetailView.as_view(),

@@ -12,7 +12,13 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from tests.platform.access import matrix_supervision
+from tests.platform.access import (
+    matrix_boundaries,
+    matrix_caseloads,
+    matrix_risk,
+    matrix_staffing,
+    matrix_supervision,
+)
 from tests.support.factories import World, fictional_phone, make_staff
 from tests.support.role_matrix import (
     ROLES,
@@ -24,6 +30,7 @@ from tests.support.role_matrix import (
     supervisors_and_admins,
     user_for,
 )
+
 
 def _handoff_body(world: World) -> dict[str, Any]:
     from programmes.models import Role
@@ -89,7 +96,13 @@ def case_notes(own: int) -> dict[str, int]:
 
 
 # Rows of whole areas, each in its own file beside this one.
-AREA_ROWS: list[dict[tuple[str, str], Case]] = [matrix_supervision.ROWS]
+AREA_ROWS: list[dict[tuple[str, str], Case]] = [
+    matrix_boundaries.ROWS,
+    matrix_caseloads.ROWS,
+    matrix_risk.ROWS,
+    matrix_staffing.ROWS,
+    matrix_supervision.ROWS,
+]
 
 MATRIX: dict[tuple[str, str], Case] = {
     ("healthz", "GET"): Case("GET", lambda w: "/healthz", everyone(200)),

@@ -1,0 +1,7 @@
+"""Availability under /api/v1/. Each route needs a row in tests/platform/access/matrix_staffing.py."""
+
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []

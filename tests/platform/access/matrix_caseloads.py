@@ -1,0 +1,7 @@
+"""Role matrix rows for the caseloads endpoints (merged by test_role_endpoint_matrix.py)."""
+
+from __future__ import annotations
+
+from tests.support.role_matrix import Case
+
+ROWS: dict[tuple[str, str], Case] = {}
