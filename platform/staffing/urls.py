@@ -1,4 +1,5 @@
-"""Availability under /api/v1/. Each route needs a row in tests/platform/access/matrix_staffing.py."""
+"""Availability under /api/v1/. Each route needs a row in its role matrix file
+(tests/platform/access/matrix_staffing.py)."""
 
 from __future__ import annotations
 
