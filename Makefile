@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# pytest-xdist workers: each starts its own throwaway PostgreSQL and Redis. Two fit the CI's
+# two cores; TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: install run test test-sqlite test-postgres lint bench clean
 
@@ -30,10 +33,10 @@ test: install
 	$(MAKE) --no-print-directory test-postgres
 
 test-sqlite: install
-	PEERLINK_TEST_DB=sqlite $(PY) -m pytest -q
+	PEERLINK_TEST_DB=sqlite $(PY) -m pytest -q -n $(TEST_WORKERS)
 
 test-postgres: install
-	PEERLINK_TEST_DB=postgres $(PY) -m pytest -q -m db
+	PEERLINK_TEST_DB=postgres $(PY) -m pytest -q -m db -n $(TEST_WORKERS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -17,7 +17,12 @@ import traceback
 from pathlib import Path
 
 # name -> takes --quick
-BENCHMARKS = {"encryption.py": False, "chat.py": True, "sms_inbound.py": True}
+BENCHMARKS = {
+    "encryption.py": False,
+    "risk_screen.py": True,
+    "chat.py": True,
+    "sms_inbound.py": True,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -6,20 +6,9 @@ text, edited freely."""
 from __future__ import annotations
 
 from django.contrib import admin
-from django.http import HttpRequest
 
 from messaging.models import Conversation, InboundSms, SavedReply, SmsIntake, SmsOutbox
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from peerlink.read_only_admin import ReadOnlyAdmin
 
 
 @admin.register(Conversation)

@@ -17,6 +17,7 @@ from access.permissions import CaseworkStaff, SignedIn
 from audit.services import record
 from messaging import selectors, services
 from messaging.serializers import (
+    BoundaryConfirmationQuerySerializer,
     CaseNoteSerializer,
     HistoryQuerySerializer,
     MessagePageSerializer,
@@ -215,3 +216,31 @@ class SavedReplyDetailView(APIView):
             raise NotFound("not_found", "No such saved reply.")
         services.delete_saved_reply(reply=reply, by=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class BoundaryConfirmationListView(APIView):
+    """GET ?programme=slug: messages with contact details that peer supporters sent after the
+    warning (issue 6, item 6), newest first, for supervision. Peer supporters see their own,
+    supervisors their team's, programme admins all of the programme's. No message text:
+    supervisors open the conversation (audited) to read the message. Pages by `before`."""
+
+    permission_classes = [CaseworkStaff]
+
+    @extend_schema(
+        parameters=[BoundaryConfirmationQuerySerializer],
+        responses={200: OpenApiResponse(description="Confirmations, newest first")},
+    )
+    def get(self, request: Request) -> Response:
+        user = _user(request)
+        query = BoundaryConfirmationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        programme = selectors.boundary_programme(user, data["programme"])
+        rows = selectors.boundary_confirmations_for(user, programme)
+        if "peer_supporter" in data:
+            rows = rows.filter(peer_supporter_id=data["peer_supporter"])
+        if "before" in data:
+            rows = rows.filter(pk__lt=data["before"])
+        return Response(
+            [selectors.boundary_confirmation_payload(row) for row in rows[: data["limit"]]]
+        )

@@ -8,6 +8,9 @@ For client authors:
 - Every frame gets exactly one answer: `send` an `ack` (or `error`), `sync` its `message`
   frames and then `synced` {conversation, last_seq}, `read` a `read` frame with where the
   marker now stands, `ping` a `pong`. Errors carry the frame's `client_id` when it had one.
+- A peer supporter's `send` with contact details gets a `warning` {code: "contact_details",
+  kinds, client_id, detail} instead of an `ack`, and nothing is stored; the same frame with
+  `"confirm": true` sends it (docs/websocket.md, "Contact details").
 - The socket is open only once it follows its conversations; an `ack` means committed.
 - Live `message` frames are a doorbell and may be lost (the channel layer drops under load).
   Messages have a per-conversation `seq` without gaps, from 1. Keep, per conversation, the
@@ -32,12 +35,12 @@ from django.conf import settings
 
 from audit.services import record
 from messaging import selectors, services
-from messaging.events import conversation_group, team_alerts_group, user_group
+from messaging.events import conversation_group, user_group
 from messaging.models import MessageChannel
+from messaging.risk.selectors import unresolved_alerts_for_socket
 from messaging.ws_auth import CLOSE_UNAUTHENTICATED, refuse, signed_in
 from peerlink.errors import DomainError
 from people.models import User
-from programmes.models import Role, StaffRole, Team
 
 # Room for the longest legal `send`: a 4,000-character body in which every character is an
 # escaped surrogate pair ("\ud83d\ude00", 12 characters each), plus an escaped client id.
@@ -107,7 +110,17 @@ def _read_only() -> FrameError:
     return FrameError("read_only", "You may read this conversation but not write in it.")
 
 
-def _post_sync(user: User, conversation_id: str, client_id: str, body: str) -> dict[str, Any]:
+def _confirm(frame: dict[str, Any]) -> bool:
+    """`confirm: true` sends a message that was held with a `warning` (contact details)."""
+    value = frame.get("confirm", False)
+    if not isinstance(value, bool):
+        raise FrameError("invalid_frame", "confirm must be true or false.")
+    return value
+
+
+def _post_sync(
+    user: User, conversation_id: str, client_id: str, body: str, confirm: bool = False
+) -> dict[str, Any]:
     try:
         pk = uuid.UUID(conversation_id)
     except ValueError:
@@ -119,6 +132,7 @@ def _post_sync(user: User, conversation_id: str, client_id: str, body: str) -> d
             channel=MessageChannel.WEB,
             body=body,
             client_id=client_id,
+            confirm_contact_details=confirm,
         ).payload
     except services.NotAMember:
         # The rare path: tell "may read but not write" from "no such conversation".
@@ -170,20 +184,20 @@ def _read(user: User, conversation_id: str, seq: int) -> int:
 
 
 @database_sync_to_async
-def _subscriptions(user: User) -> tuple[set[uuid.UUID], set[int], bool]:
+def _subscriptions(user: User) -> tuple[set[uuid.UUID], bool]:
     """What the socket follows, and whether it is a staff member's (the person's own socket
     gets no `delivery` frames). `is_participant` is cached on the user after the first call."""
-    conversations = selectors.postable_conversation_ids(user)
-    supervised = set()
-    if StaffRole.objects.filter(user=user, role=Role.SUPERVISOR).exists():
-        supervised = set(Team.objects.filter(supervisor=user).values_list("pk", flat=True))
-    return conversations, supervised, not user.is_participant
+    return selectors.postable_conversation_ids(user), not user.is_participant
+
+
+@database_sync_to_async
+def _unresolved_alerts(user: User) -> list[dict[str, Any]]:
+    return unresolved_alerts_for_socket(user)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
     user: User
     conversations: set[uuid.UUID]
-    teams: set[int]
     # Staff sockets also get `delivery` frames: where each SMS to the person stands.
     is_staff: bool
     budget: FrameBudget
@@ -209,7 +223,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.is_staff = False  # set with the subscriptions, before the socket is accepted
         self.conversations = set()
-        self.teams = set()
         self.own_reads = {}
         self.budget = FrameBudget(
             per_second=settings.WS_FRAMES_PER_SECOND, burst=settings.WS_FRAME_BURST
@@ -220,6 +233,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self._refresh_subscriptions()
         await self.accept()
+        if self.is_staff:
+            # Alerts are in the database whatever happened to their doorbells (Redis down,
+            # socket closed): every (re)connect brings the unresolved ones.
+            for alert in await _unresolved_alerts(self.user):
+                await self.send_json({"type": "alert", "alert": alert})
 
     async def disconnect(self, code: int) -> None:
         if not hasattr(self, "user"):
@@ -228,23 +246,15 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_discard(
                 conversation_group(conversation_id), self.channel_name
             )
-        for team_id in self.teams:
-            await self.channel_layer.group_discard(team_alerts_group(team_id), self.channel_name)
         await self.channel_layer.group_discard(user_group(self.user.pk), self.channel_name)
 
     async def _refresh_subscriptions(self) -> None:
-        conversations, teams, self.is_staff = await _subscriptions(self.user)
+        conversations, self.is_staff = await _subscriptions(self.user)
         for added in conversations - self.conversations:
             await self.channel_layer.group_add(conversation_group(added), self.channel_name)
         for removed in self.conversations - conversations:
             await self.channel_layer.group_discard(conversation_group(removed), self.channel_name)
-        for added_team in teams - self.teams:
-            await self.channel_layer.group_add(team_alerts_group(added_team), self.channel_name)
-        for removed_team in self.teams - teams:
-            await self.channel_layer.group_discard(
-                team_alerts_group(removed_team), self.channel_name
-            )
-        self.conversations, self.teams = conversations, teams
+        self.conversations = conversations
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
@@ -298,9 +308,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
         conversation_id = _conversation_id(frame)
         services.validate_client_id(client_id)
         services.validate_body(body)
+        confirm = _confirm(frame)
         assert isinstance(client_id, str) and isinstance(body, str)
         # Acknowledged only after commit: _post returns once the transaction is committed.
-        payload = await _post(self.user, conversation_id, client_id, body)
+        try:
+            payload = await _post(self.user, conversation_id, client_id, body, confirm)
+        except services.HeldForBoundaries as held:
+            # Nothing was stored: the client shows the warning and resends with confirm.
+            await self.send_json(
+                {
+                    "type": "warning",
+                    "code": held.code,
+                    "kinds": held.kinds,
+                    "client_id": client_id,
+                    "detail": held.message,
+                }
+            )
+            return
         await self.send_json({"type": "ack", "client_id": client_id, "message": payload})
 
     async def on_sync(self, frame: dict[str, Any]) -> None:
@@ -373,5 +397,5 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def caseload_changed(self, event: dict[str, Any]) -> None:
         await self._refresh_subscriptions()
 
-    async def alert_raised(self, event: dict[str, Any]) -> None:
+    async def alert_changed(self, event: dict[str, Any]) -> None:
         await self.send_json({"type": "alert", "alert": event["alert"]})

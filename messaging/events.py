@@ -23,10 +23,6 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def team_alerts_group(team_id: int) -> str:
-    return f"team.{team_id}.alerts"
-
-
 def _group_send(group: str, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -54,10 +50,13 @@ def caseload_changed(user_ids: Iterable[int]) -> None:
         _group_send(user_group(user_id), {"type": "caseload.changed"})
 
 
-def alert_raised(team_id: int, alert: dict[str, Any]) -> None:
-    """Ring the team's supervisors' sockets (an `alert` frame each). The alert carries ids and
-    codes only; a socket fetches the details over the API, where each read is authorised."""
-    _group_send(team_alerts_group(team_id), {"type": "alert.raised", "alert": alert})
+def alert_changed(user_ids: Iterable[int], alert: dict[str, Any]) -> None:
+    """Ring each recipient's sockets with an `alert` frame: opened, joined by another signal,
+    escalated, acknowledged, resolved. The alert carries ids and codes only; a socket fetches
+    the details over the API, where each read is authorised and audited. Recipients are
+    chosen by the caller (messaging/risk/selectors.py: on-duty staff only)."""
+    for user_id in set(user_ids):
+        _group_send(user_group(user_id), {"type": "alert.changed", "alert": alert})
 
 
 def delivery_changed(

@@ -165,8 +165,9 @@ class SmsOutbox(models.Model):
     keyword or intake reply), sent by a task that carries only this row's id.
 
     The recipient is a participant (their encrypted phone), an intake entry (an unknown
-    number, encrypted on the entry) or a staff member (escalations; their encrypted contact). The row is the record of the send: attempts, the
-    provider's MessageSid, segments, and the delivery status reported back."""
+    number, encrypted on the entry) or a staff member (escalations; their encrypted
+    contact). The row is the record of the send: attempts, the provider's MessageSid,
+    segments, and the delivery status reported back."""
 
     message = models.OneToOneField(
         Message, null=True, blank=True, on_delete=models.CASCADE, related_name="sms_outbox"
@@ -348,3 +349,25 @@ class CaseNote(models.Model):
 
     def __str__(self) -> str:
         return f"Case note {self.id}"
+
+
+class BoundaryConfirmation(models.Model):
+    """A peer supporter sent a message that holds contact details after being warned
+    (issue 6, item 6): written in the message's transaction, listed for supervision. It holds
+    the kinds found (`phone`, `email`, `handle`, `link`), never the details themselves:
+    supervisors read the message by opening the conversation, which is audited."""
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="boundary_confirmation"
+    )
+    peer_supporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    kinds = models.JSONField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["peer_supporter", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Boundary confirmation {self.id}"

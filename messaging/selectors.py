@@ -30,9 +30,11 @@ from access.permissions import (
     postable_conversation_enrolments,
     programmes_with_role,
     readable_conversation_enrolments,
+    staff_roles,
 )
 from encryption.services import FieldRef, decrypt
 from messaging.models import (
+    BoundaryConfirmation,
     CaseNote,
     Conversation,
     Message,
@@ -44,7 +46,7 @@ from messaging.models import (
 from people.models import User
 from people.selectors import staff_display_name
 from people.services import participant_field_ref
-from programmes.models import CaseloadAssignment, Programme, Role
+from programmes.models import CaseloadAssignment, Programme, Role, TeamMembership
 
 SYSTEM_NAME = "peerlink"
 SYNC_PAGE_SIZE = 200
@@ -416,4 +418,70 @@ def saved_reply_payload(reply: SavedReply) -> dict[str, Any]:
         "language": reply.language,
         "shared": reply.peer_supporter_id is None,
         "created_at": reply.created_at.isoformat(),
+    }
+
+
+BOUNDARY_PAGE_DEFAULT = 100
+BOUNDARY_PAGE_MAX = 500
+
+
+def boundary_programme(user: AnyUser, slug: str) -> Programme:
+    """A programme where the user may list confirmations: peer supporters (their own),
+    supervisors (their team's) and programme admins (all). Any other answers 404."""
+    programme = (
+        programmes_with_role(user, Role.PEER_SUPPORTER, Role.SUPERVISOR, Role.ADMIN)
+        .filter(slug=slug)
+        .first()
+    )
+    if programme is None:
+        from peerlink.errors import NotFound
+
+        raise NotFound("not_found", "Not found.")
+    return programme
+
+
+def boundary_confirmations_for(
+    user: AnyUser, programme: Programme
+) -> QuerySet[BoundaryConfirmation]:
+    """Contact details that peer supporters confirmed sending (issue 6, item 6), newest
+    first: a peer supporter's own; a supervisor's team's, by the team rules of
+    access.permissions (their peer supporters' memberships in this programme); every one of
+    the programme for its admins. Rows carry ids and kinds, never message text."""
+    if not user.is_authenticated:
+        return BoundaryConfirmation.objects.none()
+    roles = staff_roles(user, programme)
+    rules: list[Q] = []
+    if Role.ADMIN in roles:
+        rules.append(Q())
+    if Role.PEER_SUPPORTER in roles:
+        rules.append(Q(peer_supporter=user))
+    if Role.SUPERVISOR in roles:
+        team = TeamMembership.objects.filter(programme=programme, team__supervisor=user)
+        rules.append(Q(peer_supporter__in=team.values("peer_supporter_id")))
+    if not rules:
+        return BoundaryConfirmation.objects.none()
+    rule = rules[0]
+    for more in rules[1:]:
+        rule |= more
+    return (
+        BoundaryConfirmation.objects.filter(
+            rule, message__conversation__enrolment__programme=programme
+        )
+        .select_related("peer_supporter")
+        .annotate(conversation_ref=F("message__conversation_id"), message_seq=F("message__seq"))
+        # By id, newest first: the order the API's `before` cursor pages through.
+        .order_by("-pk")
+    )
+
+
+def boundary_confirmation_payload(confirmation: Any) -> dict[str, Any]:
+    """One row of the listing (annotated by `boundary_confirmations_for`)."""
+    return {
+        "id": confirmation.id,
+        "conversation": str(confirmation.conversation_ref),
+        "message": str(confirmation.message_id),
+        "seq": confirmation.message_seq,
+        "peer_supporter": _staff_summary(confirmation.peer_supporter),
+        "kinds": list(confirmation.kinds),
+        "created_at": confirmation.created_at.isoformat(),
     }

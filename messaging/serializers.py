@@ -6,7 +6,12 @@ from typing import Any
 
 from rest_framework import serializers
 
-from messaging.selectors import HISTORY_PAGE_DEFAULT, HISTORY_PAGE_MAX
+from messaging.selectors import (
+    BOUNDARY_PAGE_DEFAULT,
+    BOUNDARY_PAGE_MAX,
+    HISTORY_PAGE_DEFAULT,
+    HISTORY_PAGE_MAX,
+)
 from messaging.services import MAX_BODY_CHARS, SAVED_REPLY_TITLE_CHARS
 
 # Sequence numbers are PositiveBigIntegerField: anything larger can't be compared in SQL.
@@ -54,3 +59,13 @@ class MessagePageSerializer(serializers.Serializer[Any]):
     next_after_seq = serializers.IntegerField()
     next_before_seq = serializers.IntegerField(allow_null=True)
     last_seq = serializers.IntegerField()
+
+
+class BoundaryConfirmationQuerySerializer(serializers.Serializer[Any]):
+    programme = serializers.SlugField()
+    peer_supporter = serializers.IntegerField(min_value=1, required=False)
+    # A cursor: rows older than this one (the `id` of the last row of the previous page).
+    before = serializers.IntegerField(min_value=1, required=False)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=BOUNDARY_PAGE_MAX, default=BOUNDARY_PAGE_DEFAULT
+    )

@@ -7,15 +7,18 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from access.permissions import has_role
+from audit.services import record
 from encryption.models import DataKeyPurpose
 from encryption.services import FieldRef, create_data_key, encrypt
-from messaging import events
+from messaging import boundaries, events
 from messaging.models import (
+    BoundaryConfirmation,
     CaseNote,
     Conversation,
     DeliveryStatus,
@@ -125,12 +128,72 @@ def _member_role(conversation: Conversation, user: User) -> str | None:
     return None
 
 
+class HeldForBoundaries(DomainError):
+    """A peer supporter's message holds contact details (issue 6, item 6): nothing was stored.
+    Sent again with `confirm_contact_details`, it goes out and the confirmation is recorded.
+    Carries the kinds found, never the details."""
+
+    def __init__(self, kinds: list[str]) -> None:
+        super().__init__(
+            "contact_details",
+            f"This message seems to hold {boundaries.kinds_label(kinds)}. Sharing contact "
+            "details takes the relationship off the supervised service: confirm to send it "
+            "anyway (supervisors see that you did).",
+            http_status=409,
+        )
+        self.kinds = kinds
+
+
+def _contact_details_to_confirm(
+    conversation: Conversation, sender_role: str, body: str, confirmed: bool | None
+) -> list[str]:
+    """The kinds of contact details in a peer supporter's message that they have confirmed
+    (to record with the message); raises HeldForBoundaries while they have not. `confirmed`
+    None: not the chat path, nothing is checked. The person's own messages are never held."""
+    if confirmed is None or sender_role != SenderRole.PEER_SUPPORTER:
+        return []
+    region = settings.PHONE_DEFAULT_REGION
+    kinds = boundaries.contact_details_in(body, region=region)
+    if boundaries.PHONE in kinds:
+        # Only now are the programme's own numbers (crisis lines, SMS number) needed: one
+        # query, for messages with a phone number in them only.
+        programme = conversation.enrolment.programme
+        kinds = boundaries.contact_details_in(body, region=region, programme=programme)
+    if kinds and not confirmed:
+        raise HeldForBoundaries(kinds)
+    return kinds
+
+
+def _record_boundary_confirmation(message: Message, kinds: list[str]) -> None:
+    assert message.sender is not None
+    confirmation = BoundaryConfirmation.objects.create(
+        message=message, peer_supporter=message.sender, kinds=kinds, created_at=message.created_at
+    )
+    record(
+        action="boundary.confirmed",
+        actor=message.sender,
+        target=confirmation,
+        details={
+            "conversation": str(message.conversation_id),
+            "message": str(message.pk),
+            "kinds": kinds,
+        },
+    )
+
+
 def post_as_member(
-    *, conversation_id: uuid.UUID, user: User, channel: str, body: str, client_id: str
+    *,
+    conversation_id: uuid.UUID,
+    user: User,
+    channel: str,
+    body: str,
+    client_id: str,
+    confirm_contact_details: bool = False,
 ) -> PostedMessage:
     """The chat path: post as a member, checking membership inside the message's own
     transaction (under the conversation's lock) rather than with the broad visibility rules,
-    which cost more than the write. Raises NotAMember for anyone else."""
+    which cost more than the write. Raises NotAMember for anyone else, and HeldForBoundaries
+    for a peer supporter's message with contact details unless `confirm_contact_details`."""
     return post_message(
         conversation_id=conversation_id,
         sender=user,
@@ -139,10 +202,11 @@ def post_as_member(
         body=body,
         client_id=client_id,
         member_only=True,
+        confirm_contact_details=confirm_contact_details,
     )
 
 
-def _first(rows: QuerySet[Row]) -> Row | None:
+def first_row(rows: QuerySet[Row]) -> Row | None:
     """The row of a query that matches at most one (by a unique key), without the ORDER BY
     that `.first()` adds: ordering makes Django hash every selected column of every joined
     table, a tenth of the inbound SMS path's time (docs/performance.md)."""
@@ -161,13 +225,19 @@ def post_message(
     member_only: bool = False,
     deliver_by_sms: bool | None = None,
     sms_purpose: str | None = None,
+    confirm_contact_details: bool | None = None,
+    reserved_keyword: bool = False,
 ) -> PostedMessage:
     """Store a message exactly once and ring the conversation's doorbell after commit.
 
     One transaction: lock the conversation, return the first message if this client id was
     seen, else encrypt, take the next sequence number, insert, and queue an SMS when the
     recipient reads by SMS (or `deliver_by_sms` says so). The same client id twice gives the
-    first message back.
+    first message back. With `confirm_contact_details` given (the chat path), a peer
+    supporter's message with contact details is held unless it is true (HeldForBoundaries).
+    A person's message moves their replies to the channel they wrote on, is screened for
+    crisis phrases and may get automatic replies (crisis resources, "away"); none of that for
+    a `reserved_keyword` text (STOP, START, HELP: the keyword's own action answers it).
     """
     body = validate_body(body)
     client_id = validate_client_id(client_id)
@@ -176,9 +246,9 @@ def post_message(
     ):
         raise DomainError("invalid_message", "Unknown channel or sender role.")
     with transaction.atomic():
-        conversation = _first(
+        conversation = first_row(
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("data_key", "enrolment__participant__data_key")
+            .select_related("data_key", "enrolment__participant__data_key", "enrolment__programme")
             .filter(pk=conversation_id)
         )
         if conversation is None:
@@ -191,7 +261,7 @@ def post_message(
             if role is None:
                 raise NotAMember()
             sender_role = role
-        existing = _first(
+        existing = first_row(
             Message.objects.filter(conversation=conversation, client_id=client_id).select_related(
                 "sender", "sms_outbox"
             )
@@ -205,6 +275,11 @@ def post_message(
                 f"This person reads by SMS: a message holds at most {MAX_SMS_BODY_CHARS} "
                 "characters.",
             )
+        # After membership and the client id: a non-member still gets not_member, a resend
+        # of a stored message gets it back (and no second confirmation).
+        confirmed_kinds = _contact_details_to_confirm(
+            conversation, sender_role, body, confirm_contact_details
+        )
         now = timezone.now()
         message_id = uuid.uuid4()
         message = Message(
@@ -225,6 +300,8 @@ def post_message(
             last_seq=message.seq, last_message_at=now
         )
         conversation.last_seq = message.seq
+        if confirmed_kinds:
+            _record_boundary_confirmation(message, confirmed_kinds)
         outbox = _queue_sms_for(message, conversation, channel, sms_purpose) if by_sms else None
         delivery = outbox.delivery_status if outbox is not None else None
         payload = message_payload(message, conversation, body=body, delivery=delivery)
@@ -236,13 +313,25 @@ def post_message(
         participant = conversation.enrolment.participant
         if (
             sender_role == SenderRole.PARTICIPANT
-            and channel == MessageChannel.WEB
-            and participant.preferred_channel == Channel.SMS
+            and not reserved_keyword
+            and channel in (MessageChannel.WEB, MessageChannel.SMS)
+            and participant.preferred_channel != channel
         ):
-            # They wrote on the web: replies follow them there (messaging/actions).
+            # Replies follow the person to where they wrote (messaging/actions): to SMS only
+            # with SMS consent.
             from messaging.actions.reply_channel import follow_channel
 
-            follow_channel(participant=participant, channel=Channel.WEB, via="web")
+            follow_channel(participant=participant, channel=channel, via=channel)
+        # After the channel is settled: automatic replies (a crisis reply above all) go where
+        # the person now reads.
+        if sender_role == SenderRole.PARTICIPANT and not reserved_keyword:
+            from messaging.actions.participant_message import after_participant_message
+
+            after_participant_message(message=message, conversation=conversation, body=body)
+        elif sender_role == SenderRole.PEER_SUPPORTER:
+            from messaging.actions.participant_message import end_cover
+
+            end_cover(conversation=conversation)
     return PostedMessage(message, payload, created=True)
 
 

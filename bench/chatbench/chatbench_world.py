@@ -28,6 +28,8 @@ from messaging.models import Conversation  # noqa: E402
 from people.models import Channel, User  # noqa: E402
 from programmes import services  # noqa: E402
 from programmes.models import HandoffReason, Organisation, Role, Site  # noqa: E402
+from staffing.services import set_working_hours  # noqa: E402
+from tests.support.factories import ALWAYS_ON_DUTY  # noqa: E402
 
 # Canadian area codes: with the 555-01XX fiction range, 100 numbers each.
 AREA_CODES = (  # noqa: SIM905
@@ -59,6 +61,10 @@ def setup(conversations: int, out: Path) -> None:
                 username=f"bench-peer-{n}", password=None, first_name=f"Peer {n}"
             )
             services.grant_role(user=peer, programme=programme, role=Role.PEER_SUPPORTER)
+            # On duty around the clock: the benchmark measures the chat path, not away replies.
+            set_working_hours(
+                user=peer, working_hours=ALWAYS_ON_DUTY, time_zone="UTC", changed_by=None
+            )
             enrolment = services.enrol_participant(
                 programme=programme,
                 site=site,

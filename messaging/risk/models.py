@@ -22,6 +22,7 @@ class LexiconKind(models.TextChoices):
     EXCLUSION = "exclusion", "A phrase that cancels any match inside it (hyperbole)"
     SPELLING = "spelling", "A misspelling or slang word and what it means"
     NEGATION = "negation", "A word that negates a match that follows it closely"
+    FILLER = "filler", "A word that may stand between a negation and what it negates"
 
 
 class LexiconSource(models.TextChoices):

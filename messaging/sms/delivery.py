@@ -39,6 +39,7 @@ from messaging.models import (
     OutboxTemplate,
     SmsOutbox,
 )
+from messaging.risk import texts as risk_texts
 from messaging.selectors import message_ref
 from messaging.sms import texts
 from messaging.sms.backends import (
@@ -96,6 +97,13 @@ def _needs_consent(outbox: SmsOutbox) -> bool:
 def _recipient(outbox: SmsOutbox) -> str:
     if outbox.participant is not None:
         return participant_profile(outbox.participant).phone
+    if outbox.staff_id is not None:
+        from staffing.services import staff_phone
+
+        phone = staff_phone(outbox.staff_id)
+        if phone is None:
+            raise ValueError(f"outbox {outbox.pk}: the staff member has no escalation number")
+        return phone
     intake = outbox.intake
     assert intake is not None
     return decrypt(
@@ -120,6 +128,10 @@ def _text(outbox: SmsOutbox) -> str:
         return texts.no_conversation_text(outbox.programme, language)
     if outbox.template == OutboxTemplate.UNKNOWN_SENDER:
         return texts.unknown_sender_text(outbox.programme)
+    if outbox.template == OutboxTemplate.CRISIS:
+        return risk_texts.crisis_reply(outbox.programme, language)
+    if outbox.template == OutboxTemplate.ESCALATION:
+        return risk_texts.escalation_text(outbox.programme)
     raise ValueError(f"outbox {outbox.pk} has nothing to send")
 
 

@@ -127,7 +127,7 @@ def _thread_for(enrolments: list[Enrolment], recipient: str) -> Thread:
 
 
 def _post_from_person(
-    thread: Thread, participant: Participant, text: InboundText
+    thread: Thread, participant: Participant, text: InboundText, *, keyword: bool = False
 ) -> uuid.UUID | None:
     """What the person wrote, in their conversation, exactly once (client id `sms:<sid>`);
     the message's id (None for a text without words, which gets only a notice)."""
@@ -142,6 +142,7 @@ def _post_from_person(
             channel=MessageChannel.SMS,
             body=text.body,
             client_id=f"sms:{text.message_sid}",
+            reserved_keyword=keyword,
         ).message.id
     notice = texts.NOTICE_MEDIA if text.body.strip() else texts.NOTICE_NO_TEXT
     if text.num_media or not text.body.strip():
@@ -201,7 +202,7 @@ def _from_participant(
         # Keywords win over any open survey session; what the person wrote stays in the thread.
         message_id = None
         if thread.conversation is not None:
-            message_id = _post_from_person(thread, participant, text)
+            message_id = _post_from_person(thread, participant, text, keyword=True)
         if keyword is Keyword.STOP:
             opt_out_of_sms(
                 participant=participant, source=ConsentSource.SMS, reference=text.message_sid
@@ -216,6 +217,14 @@ def _from_participant(
         return InboundOutcome.HELP, message_id
     for handler in list(_handlers):
         if handler(participant=participant, enrolment=thread.enrolment, text=text, inbound=inbound):
+            if thread.enrolment is not None:
+                from messaging.risk.services import screen_handled_text
+
+                screen_handled_text(
+                    enrolment=thread.enrolment,
+                    body=text.body,
+                    source_key=f"inbound:{text.message_sid}",
+                )
             return InboundOutcome.HANDLED, None
     if thread.conversation is None:
         record_intake(
@@ -225,6 +234,7 @@ def _from_participant(
             body=text.body,
             programme=thread.enrolment.programme if thread.enrolment is not None else None,
             participant=participant,
+            enrolment=thread.enrolment,
         )
         return InboundOutcome.NO_CONVERSATION, None
     message_id = _post_from_person(thread, participant, text)

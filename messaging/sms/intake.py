@@ -23,7 +23,7 @@ from messaging.sms import texts
 from messaging.sms.outbox import queue_sms, queued_recently
 from peerlink.errors import NotFound
 from people.models import Participant, User
-from programmes.models import Programme
+from programmes.models import Enrolment, Programme
 
 
 def intake_field_ref(intake_id: uuid.UUID | str, field: str) -> FieldRef:
@@ -38,6 +38,7 @@ def record_intake(
     body: str,
     programme: Programme | None,
     participant: Participant | None = None,
+    enrolment: Enrolment | None = None,
     reply: bool = True,
 ) -> SmsIntake:
     """Keep the text for supervisors and (unless `reply` is off), at most once a day per
@@ -65,6 +66,10 @@ def record_intake(
         received_at=now,
     )
     intake.save(force_insert=True)
+    from messaging.risk.services import screen_intake_text
+
+    if screen_intake_text(intake=intake, enrolment=enrolment, body=body) is not None:
+        return intake  # the crisis reply (rate-limited) has been queued instead
     if not reply or queued_recently(
         purpose=OutboxPurpose.INTAKE_REPLY,
         seconds=settings.SMS_INTAKE_REPLY_INTERVAL_SECONDS,

@@ -34,10 +34,10 @@ def help_text(programme: Programme | None, language: str) -> str:
     if programme is not None:
         parts = [programme.contact(language), programme.crisis_text(language)]
     text = "\n".join(part for part in parts if part)
-    return _fit(text or settings.SMS_HELP_FALLBACK)
+    return fit_to_one_sms(text or settings.SMS_HELP_FALLBACK)
 
 
-def _fit(text: str) -> str:
+def fit_to_one_sms(text: str) -> str:
     """A programme's long texts are cut to one SMS rather than refused, so that the answer
     to HELP always goes out."""
     return text if len(text) <= MAX_BODY_CHARS else text[: MAX_BODY_CHARS - 1] + "…"
@@ -50,10 +50,10 @@ def unknown_sender_text(programme: Programme | None) -> str:
     if not reply:
         return ""
     crisis = programme.crisis_text(programme.languages[0]) if programme is not None else ""
-    return _fit(f"{reply}\n{crisis}" if crisis else reply)
+    return fit_to_one_sms(f"{reply}\n{crisis}" if crisis else reply)
 
 
 def no_conversation_text(programme: Programme | None, language: str) -> str:
     """For a person enrolled without peer support (or whose enrolment ended) who writes in:
     nobody reads this number for them, and here is where to get help."""
-    return _fit(f"{settings.SMS_NO_CONVERSATION_REPLY}\n{help_text(programme, language)}")
+    return fit_to_one_sms(f"{settings.SMS_NO_CONVERSATION_REPLY}\n{help_text(programme, language)}")

@@ -73,7 +73,24 @@ def _casework_rule(user: User) -> Q:
         | Q(pk__in=own_caseload.values("enrolment_id"))
         | Q(pk__in=team_caseload.values("enrolment_id"))
         | Q(pk__in=waiting_queue.values("pk"))
+        | _needing_any_supervisor(supervised)
     )
+
+
+def _needing_any_supervisor(supervised: QuerySet[Programme]) -> Q:
+    """Enrolments any supervisor of the programme may need to read, beyond their own team:
+    those with an unresolved risk alert (the on-call supervisor answers for every team), and
+    conversations waiting while their peer supporter is off duty (DESIGN.md §2)."""
+    from messaging.risk.models import UNRESOLVED, RiskAlert
+    from staffing.models import OffDutyCover
+
+    alerts = RiskAlert.objects.filter(
+        programme__in=supervised, status__in=UNRESOLVED, enrolment__isnull=False
+    ).values("enrolment_id")
+    covered = OffDutyCover.objects.filter(
+        conversation__enrolment__programme__in=supervised, ended_at__isnull=True
+    ).values("conversation__enrolment_id")
+    return Q(pk__in=alerts) | Q(pk__in=covered)
 
 
 def visible_enrolments(user: AnyUser) -> QuerySet[Enrolment]:

@@ -6,6 +6,7 @@ from django.urls import include, path
 
 from access import api as access
 from messaging import api as messaging
+from messaging import workload_api
 from messaging.sms import api as sms
 from programmes import api as programmes
 
@@ -38,6 +39,31 @@ urlpatterns = [
         programmes.AssignmentView.as_view(),
         name="enrolment-assignments",
     ),
+    path(
+        "programmes/<slug:slug>/waiting/",
+        programmes.WaitingQueueView.as_view(),
+        name="programme-waiting",
+    ),
+    path(
+        "programmes/<slug:slug>/peer-change-requests/",
+        programmes.PeerChangeRequestListView.as_view(),
+        name="programme-peer-change-requests",
+    ),
+    path(
+        "peer-change-requests/<int:request_id>/decline/",
+        programmes.PeerChangeDeclineView.as_view(),
+        name="peer-change-request-decline",
+    ),
+    path(
+        "me/peer-supporter-change/",
+        programmes.OwnPeerChangeView.as_view(),
+        name="me-peer-supporter-change",
+    ),
+    path(
+        "programmes/<slug:slug>/workload/",
+        workload_api.WorkloadView.as_view(),
+        name="programme-workload",
+    ),
     path("conversations/", messaging.ConversationListView.as_view(), name="conversation-list"),
     path(
         "conversations/<uuid:conversation_id>/messages/",
@@ -55,6 +81,11 @@ urlpatterns = [
         name="conversation-notes",
     ),
     path("saved-replies/", messaging.SavedReplyListView.as_view(), name="saved-reply-list"),
+    path(
+        "boundary-confirmations/",
+        messaging.BoundaryConfirmationListView.as_view(),
+        name="boundary-confirmation-list",
+    ),
     path("sms-intake/", sms.SmsIntakeListView.as_view(), name="sms-intake-list"),
     path(
         "sms-intake/<uuid:intake_id>/resolve/",

@@ -13,6 +13,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from messaging.ws_auth import websocket_auth  # noqa: E402
+from peerlink.local_beat import start_local_beat  # noqa: E402
 from peerlink.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -23,3 +24,6 @@ application = ProtocolTypeRouter(
         "websocket": websocket_auth(URLRouter(websocket_urlpatterns)),
     }
 )
+
+# The local profile has no `celery beat`: its schedule runs in this process instead.
+start_local_beat()

@@ -3,14 +3,18 @@ capacity, audit), so their admin pages are read-only; use the API or `seed_demo`
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
-from django.http import HttpRequest
 
+from peerlink.errors import DomainError
+from peerlink.read_only_admin import ReadOnlyAdmin
+from people.services import validate_time_zone
 from programmes.models import (
     Arm,
     CaseloadAssignment,
     Enrolment,
     Organisation,
+    PeerChangeRequest,
     PeerSupporterProfile,
     Programme,
     Site,
@@ -18,17 +22,7 @@ from programmes.models import (
     Team,
     TeamMembership,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from staffing.services import validate_working_hours
 
 
 class SiteInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -48,7 +42,7 @@ class OrganisationAdmin(admin.ModelAdmin[Organisation]):
 
 @admin.register(Programme)
 class ProgrammeAdmin(admin.ModelAdmin[Programme]):
-    list_display = ("slug", "name", "organisation", "time_zone")
+    list_display = ("slug", "name", "organisation", "time_zone", "auto_assign")
     exclude = ("data_key",)
     inlines = [SiteInline, ArmInline]
 
@@ -69,9 +63,42 @@ class TeamMembershipAdmin(admin.ModelAdmin[TeamMembership]):
     list_display = ("team", "peer_supporter", "programme")
 
 
+class PeerSupporterProfileForm(forms.ModelForm):  # type: ignore[type-arg]
+    """The same checks as the API: a bad shape saved here would keep the peer supporter off
+    duty (or out of automatic assignment) without anyone noticing."""
+
+    class Meta:
+        model = PeerSupporterProfile
+        fields = ("user", "capacity", "time_zone", "working_hours", "languages", "sites")
+
+    def clean_working_hours(self) -> dict[str, list[str]]:
+        try:
+            return validate_working_hours(self.cleaned_data.get("working_hours"))
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def clean_time_zone(self) -> str:
+        try:
+            return validate_time_zone(self.cleaned_data.get("time_zone") or "")
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def clean_languages(self) -> list[str]:
+        languages = self.cleaned_data.get("languages") or []
+        if not isinstance(languages, list) or not all(
+            isinstance(code, str) and code for code in languages
+        ):
+            raise forms.ValidationError('A list of language codes, e.g. ["en", "fr"]; [] for any.')
+        return languages
+
+
 @admin.register(PeerSupporterProfile)
 class PeerSupporterProfileAdmin(admin.ModelAdmin[PeerSupporterProfile]):
-    list_display = ("user", "capacity", "time_zone")
+    form = PeerSupporterProfileForm
+    list_display = ("user", "capacity", "time_zone", "languages")
+    # Sites: none of a programme's sites chosen means every site of that programme.
+    filter_horizontal = ("sites",)
+    raw_id_fields = ("user",)
 
 
 @admin.register(Enrolment)
@@ -85,3 +112,10 @@ class EnrolmentAdmin(ReadOnlyAdmin):
 @admin.register(CaseloadAssignment)
 class CaseloadAssignmentAdmin(ReadOnlyAdmin):
     list_display = ("enrolment_id", "peer_supporter", "started_at", "ended_at", "reason")
+
+
+@admin.register(PeerChangeRequest)
+class PeerChangeRequestAdmin(ReadOnlyAdmin):
+    # Answered through the API (a handoff with reason "request", or a decline), audited.
+    list_display = ("id", "enrolment_id", "reason", "status", "requested_at", "handled_at")
+    list_filter = ("status", "reason")

@@ -2,26 +2,39 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import CaseworkStaff, StaffOnly, has_role, staff_roles
+from access.permissions import (
+    CaseworkStaff,
+    SignedIn,
+    StaffOnly,
+    SupervisorOrAdmin,
+    has_role,
+    staff_roles,
+)
 from audit.services import record
-from peerlink.errors import DomainError, NotFound
+from peerlink.errors import Conflict, DomainError, NotFound
 from people.models import User
 from programmes import selectors, services
-from programmes.models import Role, Site
+from programmes.models import Enrolment, Programme, Role, Site
 from programmes.serializers import (
     AssignSerializer,
     EnrolSerializer,
+    PeerChangeSerializer,
     ProgrammeSerializer,
     assignment_payload,
+    change_request_payload,
     enrolment_payload,
+    own_change_request_payload,
+    waiting_payload,
 )
 
 FORBIDDEN = DomainError(
@@ -141,3 +154,97 @@ class AssignmentView(APIView):
             reason=serializer.validated_data["reason"],
         )
         return Response(assignment_payload(assignment), status=status.HTTP_201_CREATED)
+
+
+def _supervised_programme(user: User, slug: str) -> Programme:
+    programme = selectors.get_visible_programme(user, slug)
+    if not has_role(user, programme, Role.SUPERVISOR, Role.ADMIN):
+        raise FORBIDDEN
+    return programme
+
+
+class WaitingQueueView(APIView):
+    """People waiting for a peer supporter, longest wait first (supervisors and admins)."""
+
+    permission_classes = [SupervisorOrAdmin]
+
+    @extend_schema(responses={200: OpenApiResponse(description="The waiting queue")})
+    def get(self, request: Request, slug: str) -> Response:
+        user = _user(request)
+        programme = _supervised_programme(user, slug)
+        now = timezone.now()
+        queue = selectors.waiting_queue_for(user, programme=programme)
+        return Response([waiting_payload(enrolment, now=now) for enrolment in queue])
+
+
+class OwnPeerChangeView(APIView):
+    """A service user asks for a different peer supporter. 201 with the new request; 200 with
+    the open one when they already asked. The answer never names who comes next."""
+
+    permission_classes = [SignedIn]
+
+    @extend_schema(
+        request=PeerChangeSerializer,
+        responses={
+            201: OpenApiResponse(description="The request"),
+            200: OpenApiResponse(description="The request already open"),
+        },
+    )
+    def post(self, request: Request) -> Response:
+        user = _user(request)
+        if not user.is_participant:
+            raise DomainError(
+                "not_a_service_user",
+                "Only service users ask for a different peer supporter.",
+                http_status=status.HTTP_403_FORBIDDEN,
+            )
+        serializer = PeerChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        enrolment = _own_enrolment(user, serializer.validated_data.get("enrolment"))
+        change, created = services.request_peer_change(
+            enrolment=enrolment, reason=serializer.validated_data["reason"], requested_by=user
+        )
+        return Response(
+            own_change_request_payload(change),
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+def _own_enrolment(user: User, enrolment_id: uuid.UUID | None) -> Enrolment:
+    enrolments = selectors.own_peer_support_enrolments(user)
+    if enrolment_id is not None:
+        chosen = enrolments.filter(pk=enrolment_id).first()
+        if chosen is None:
+            raise NotFound("not_found", "Not found.")
+        return chosen
+    found = list(enrolments[:2])
+    if not found:
+        raise Conflict("no_peer_supporter", "You have no peer supporter to change.")
+    if len(found) > 1:
+        raise DomainError("enrolment_required", "Say which enrolment (programme) this is about.")
+    return found[0]
+
+
+class PeerChangeRequestListView(APIView):
+    """Open requests for a different peer supporter, oldest first (supervisors and admins).
+    Answer one by a handoff with reason `request`, or decline it."""
+
+    permission_classes = [SupervisorOrAdmin]
+
+    @extend_schema(responses={200: OpenApiResponse(description="Open requests")})
+    def get(self, request: Request, slug: str) -> Response:
+        user = _user(request)
+        programme = _supervised_programme(user, slug)
+        changes = selectors.open_change_requests(user, programme=programme)
+        return Response([change_request_payload(change) for change in changes])
+
+
+class PeerChangeDeclineView(APIView):
+    permission_classes = [SupervisorOrAdmin]
+
+    @extend_schema(request=None, responses={200: OpenApiResponse(description="The request")})
+    def post(self, request: Request, request_id: int) -> Response:
+        user = _user(request)
+        change = selectors.get_answerable_change_request(user, request_id)
+        change = services.decline_peer_change(change_request=change, declined_by=user)
+        return Response(change_request_payload(change))

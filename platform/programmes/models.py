@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import uuid
 
 from django.conf import settings
@@ -33,6 +34,20 @@ def _default_escalation_minutes() -> list[int]:
     return [10, 20]
 
 
+def validate_escalation_minutes(value: object) -> None:
+    """Minutes after opening at which an unacknowledged alert goes to on-call level 1, 2, ...:
+    whole minutes from 1 to a day, increasing."""
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(m, int) and not isinstance(m, bool) and 1 <= m <= 1440 for m in value)
+        or any(later <= earlier for earlier, later in itertools.pairwise(value))
+    ):
+        raise ValidationError(
+            "Give increasing whole minutes from 1 to 1440, one per on-call level, e.g. [10, 20]."
+        )
+
+
 def validate_e164(value: str) -> None:
     from people.services import strict_e164
 
@@ -57,7 +72,9 @@ class Programme(models.Model):
     retention_days = models.PositiveIntegerField(default=365 * 7)
     # Safety (DESIGN.md §3, data flow 6). Minutes after an alert opens at which, while nobody
     # has acknowledged it, the on-call supervisor of level 1, 2, ... is texted.
-    alert_escalation_minutes = models.JSONField(default=_default_escalation_minutes)
+    alert_escalation_minutes = models.JSONField(
+        default=_default_escalation_minutes, validators=[validate_escalation_minutes]
+    )
     # At most one automatic crisis-resources reply per person in this many minutes.
     crisis_reply_interval_minutes = models.PositiveIntegerField(default=60)
     # At most one "your peer supporter is away" reply per person in this many minutes.
@@ -68,6 +85,9 @@ class Programme(models.Model):
     stratify_by_track = models.BooleanField(default=False)
     block_size_multipliers = models.JSONField(default=_default_block_multipliers)
     max_enrolments_per_stratum = models.PositiveIntegerField(null=True, blank=True)
+    # Caseloads: new peer-support enrolments, and the waiting queue whenever peer supporters
+    # come on duty, go to the least-loaded suitable peer supporter without a supervisor.
+    auto_assign = models.BooleanField(default=True)
     data_key = models.ForeignKey(DataKey, on_delete=models.PROTECT, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -207,9 +227,16 @@ class PeerSupporterProfile(models.Model):
     time_zone = models.CharField(max_length=64, default="UTC")
     # {"mon": ["09:00", "17:00"], ...} in `time_zone`; days absent are days off.
     working_hours = models.JSONField(default=_default_working_hours)
+    # Matching for automatic assignment. Languages they support (codes such as "en"); empty:
+    # any. Sites they cover; none among a programme's sites: every site of that programme.
+    languages = models.JSONField(default=list, blank=True)
+    sites = models.ManyToManyField(Site, blank=True, related_name="peer_supporters")
 
     def __str__(self) -> str:
         return f"Peer supporter profile {self.user_id}"
+
+    def speaks(self, language: str) -> bool:
+        return not self.languages or language in self.languages
 
 
 class EnrolmentStatus(models.TextChoices):
@@ -314,3 +341,60 @@ class CaseloadAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"Assignment {self.id}"
+
+
+class PeerChangeReason(models.TextChoices):
+    """Why a person asks for another peer supporter: codes only, never free text, because
+    what they would write about a named staff member is theirs to say in the chat."""
+
+    NOT_A_GOOD_FIT = "not_a_good_fit", "Not a good fit"
+    LANGUAGE = "language", "Language"
+    GENDER = "gender", "Gender"
+    CULTURE = "culture", "Culture or background"
+    AVAILABILITY = "availability", "Availability"
+    OTHER = "other", "Other"
+
+
+class PeerChangeStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    HANDLED = "handled", "Handed off"
+    DECLINED = "declined", "Declined"
+
+
+class PeerChangeRequest(models.Model):
+    """A person asked for a different peer supporter. A supervisor closes it by handing off
+    (reason `request`) or by declining."""
+
+    enrolment = models.ForeignKey(
+        Enrolment, on_delete=models.CASCADE, related_name="peer_change_requests"
+    )
+    # The assignment the person asked to leave, and the handoff that answered it. Both belong
+    # to the same enrolment: erasing it erases them all together.
+    assignment = models.ForeignKey(
+        CaseloadAssignment, on_delete=models.CASCADE, related_name="change_requests"
+    )
+    handoff = models.ForeignKey(
+        CaseloadAssignment, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+    reason = models.CharField(max_length=16, choices=PeerChangeReason.choices, blank=True)
+    status = models.CharField(
+        max_length=16, choices=PeerChangeStatus.choices, default=PeerChangeStatus.OPEN
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrolment"],
+                condition=Q(status="open"),
+                name="one_open_peer_change_request",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"])]
+
+    def __str__(self) -> str:
+        return f"Peer change request {self.id}"

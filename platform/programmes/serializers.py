@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from rest_framework import serializers
 
 from people.models import Channel, User
 from people.selectors import mask_phone, participant_profile, staff_display_name
-from programmes.models import CaseloadAssignment, Enrolment, HandoffReason, Programme, Role
+from programmes.models import (
+    CaseloadAssignment,
+    Enrolment,
+    HandoffReason,
+    PeerChangeReason,
+    PeerChangeRequest,
+    Programme,
+    Role,
+)
 
 
 class ProgrammeSerializer(serializers.ModelSerializer[Programme]):
@@ -106,4 +115,61 @@ def assignment_payload(assignment: CaseloadAssignment) -> dict[str, Any]:
         "ended_at": assignment.ended_at.isoformat() if assignment.ended_at else None,
         "reason": assignment.reason,
         "assigned_by": assignment.assigned_by_id,
+    }
+
+
+class PeerChangeSerializer(serializers.Serializer[Any]):
+    # A code, checked by the service (`invalid_reason`) so that a sentence typed here is
+    # neither stored nor echoed back: what the person would write about a named staff member
+    # belongs in the conversation.
+    reason = serializers.CharField(
+        max_length=32,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="One of: " + ", ".join(PeerChangeReason.values) + "; or empty.",
+    )
+    # Only needed by someone enrolled in more than one programme with peer support.
+    enrolment = serializers.UUIDField(required=False)
+
+
+def waiting_payload(enrolment: Enrolment, *, now: dt.datetime) -> dict[str, Any]:
+    """One person in the waiting queue: what a supervisor needs to match a peer supporter,
+    no name or number (they open the enrolment for those, which is audited)."""
+    waiting_since: dt.datetime = enrolment.waiting_since  # type: ignore[attr-defined]
+    return {
+        "enrolment": str(enrolment.id),
+        "site": enrolment.site.code,
+        "language": enrolment.participant.language,
+        "status": enrolment.status,
+        "enrolled_at": enrolment.enrolled_at.isoformat(),
+        "waiting_since": waiting_since.isoformat(),
+        "waited_seconds": max(int((now - waiting_since).total_seconds()), 0),
+        "previously_assigned": enrolment.last_assignment_ended_at is not None,  # type: ignore[attr-defined]
+    }
+
+
+def own_change_request_payload(change: PeerChangeRequest) -> dict[str, Any]:
+    """What the person sees of their own request: never who supports them next."""
+    return {
+        "id": change.id,
+        "status": change.status,
+        "reason": change.reason,
+        "requested_at": change.requested_at.isoformat(),
+    }
+
+
+def change_request_payload(change: PeerChangeRequest) -> dict[str, Any]:
+    enrolment = change.enrolment
+    return {
+        "id": change.id,
+        "enrolment": str(enrolment.id),
+        "site": enrolment.site.code,
+        "language": enrolment.participant.language,
+        "peer_supporter": staff_summary(change.assignment.peer_supporter),
+        "reason": change.reason,
+        "status": change.status,
+        "requested_at": change.requested_at.isoformat(),
+        "handled_by": change.handled_by_id,
+        "handled_at": change.handled_at.isoformat() if change.handled_at else None,
     }

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
+from django.db.models import Count, Max, Prefetch
 from django.utils import timezone
 
 from audit.services import record
@@ -31,6 +32,9 @@ from programmes.models import (
     EnrolmentStatus,
     HandoffReason,
     Organisation,
+    PeerChangeReason,
+    PeerChangeRequest,
+    PeerChangeStatus,
     PeerSupporterProfile,
     Programme,
     Role,
@@ -39,6 +43,8 @@ from programmes.models import (
     Team,
     TeamMembership,
 )
+from programmes.selectors import waiting_enrolments
+from staffing.availability import on_duty_peer_ids
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,7 @@ def create_programme(
     arms: Sequence[ArmSpec] = EPSS_ARMS,
     sites: Sequence[tuple[str, str]] = (),
     stratify_by_track: bool = False,
+    auto_assign: bool = True,
 ) -> Programme:
     validate_time_zone(time_zone)
     if not languages:
@@ -90,6 +97,7 @@ def create_programme(
         contact_text=contact_text or {},
         sms_number=normalise_phone(sms_number) if sms_number else "",
         stratify_by_track=stratify_by_track,
+        auto_assign=auto_assign,
         data_key=create_data_key(purpose=DataKeyPurpose.PROGRAMME),
     )
     for spec in arms:
@@ -248,6 +256,9 @@ def enrol_participant(
             "number": allocation.number,
         },
     )
+    if programme.auto_assign and allocation.arm.peer_support:
+        # Nobody suitable on duty: the person waits in the queue for `assign_waiting`.
+        auto_assign(enrolment=enrolment)
     return enrolment
 
 
@@ -261,9 +272,18 @@ def active_caseload_size(peer_supporter: User) -> int:
 
 @transaction.atomic
 def assign_peer_supporter(
-    *, enrolment: Enrolment, peer_supporter: User, assigned_by: User | None, reason: str
+    *,
+    enrolment: Enrolment,
+    peer_supporter: User,
+    assigned_by: User | None,
+    reason: str,
+    auto: bool = False,
 ) -> CaseloadAssignment:
-    """Assign or hand off. Idempotent: the current assignment to the same person is returned."""
+    """Assign or hand off. Idempotent: the current assignment to the same person is returned.
+
+    A handoff for the reason `request` answers the person's open request for a different
+    peer supporter, in the same transaction. `auto` marks an assignment made by `auto_assign`
+    in the audit log."""
     if reason not in HandoffReason.values:
         raise DomainError("invalid_reason", "Unknown handoff reason.")
     enrolment = Enrolment.objects.select_for_update().select_related("arm").get(pk=enrolment.pk)
@@ -300,16 +320,28 @@ def assign_peer_supporter(
         reason=reason if current is not None else HandoffReason.INITIAL,
         assigned_by=assigned_by,
     )
+    details: dict[str, object] = {
+        "peer_supporter": peer_supporter.id,
+        "previous_peer_supporter": current.peer_supporter_id if current else None,
+        "reason": assignment.reason,
+    }
+    if auto:
+        details["auto"] = True
     record(
         action="assignment.handoff" if current is not None else "assignment.created",
         actor=assigned_by,
         target=enrolment,
-        details={
-            "peer_supporter": peer_supporter.id,
-            "previous_peer_supporter": current.peer_supporter_id if current else None,
-            "reason": assignment.reason,
-        },
+        details=details,
     )
+    if current is not None and reason == HandoffReason.REQUEST:
+        _close_change_request(enrolment=enrolment, handoff=assignment, handled_by=assigned_by)
+    if current is not None:
+        # Cover for the previous peer's time off ends with them: the new peer answers.
+        from staffing.models import OffDutyCover
+
+        OffDutyCover.objects.filter(
+            conversation__enrolment=enrolment, ended_at__isnull=True
+        ).update(ended_at=now)
     # Open sockets follow the caseload: both peer supporters' sockets re-subscribe.
     affected = [peer_supporter.pk] + ([current.peer_supporter_id] if current is not None else [])
     transaction.on_commit(lambda: messaging_events.caseload_changed(affected))
@@ -333,3 +365,250 @@ def end_enrolment(*, enrolment: Enrolment, status: str, ended_by: User | None) -
     transaction.on_commit(lambda: messaging_events.caseload_changed(affected))
     record(action=f"enrolment.{status}", actor=ended_by, target=enrolment, details={})
     return enrolment
+
+
+def _close_change_request(
+    *, enrolment: Enrolment, handoff: CaseloadAssignment, handled_by: User | None
+) -> None:
+    change = (
+        PeerChangeRequest.objects.select_for_update()
+        .filter(enrolment=enrolment, status=PeerChangeStatus.OPEN)
+        .first()
+    )
+    if change is None:
+        return
+    change.status = PeerChangeStatus.HANDLED
+    change.handled_by = handled_by
+    change.handled_at = handoff.started_at
+    change.handoff = handoff
+    change.save(update_fields=["status", "handled_by", "handled_at", "handoff"])
+    record(
+        action="peer_change.handled",
+        actor=handled_by,
+        target=change,
+        details={"enrolment": str(enrolment.pk), "handoff": handoff.pk},
+    )
+
+
+# Automatic assignment (DESIGN.md §1: manageable caseloads). Peer supporters are few per
+# programme (tens), so candidates are filtered in Python after a handful of bulk queries; the
+# capacity rule itself stays in `assign_peer_supporter`, under its lock.
+
+_NEVER = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    profile: PeerSupporterProfile
+    load: int
+    last_assigned_at: dt.datetime | None
+    # The programme's sites among those the profile covers; empty: all of them.
+    site_ids: frozenset[int]
+
+    @property
+    def sort_key(self) -> tuple[int, bool, dt.datetime, int]:
+        # Least loaded first; then whoever has waited longest for someone new (never first).
+        return (
+            self.load,
+            self.last_assigned_at is not None,
+            self.last_assigned_at or _NEVER,
+            self.profile.user_id,
+        )
+
+    def suits(self, enrolment: Enrolment) -> bool:
+        covers_site = not self.site_ids or enrolment.site_id in self.site_ids
+        return covers_site and self.profile.speaks(enrolment.participant.language)
+
+
+def _free_peers(programme: Programme, at: dt.datetime) -> list[_Candidate]:
+    """The programme's peer supporters on duty at `at` with room on their caseload, best
+    first."""
+    peer_ids = StaffRole.objects.filter(programme=programme, role=Role.PEER_SUPPORTER).values(
+        "user_id"
+    )
+    profiles = list(
+        PeerSupporterProfile.objects.filter(user_id__in=peer_ids, user__is_active=True)
+        .select_related("user")
+        .prefetch_related(
+            Prefetch("sites", queryset=Site.objects.filter(programme=programme), to_attr="here")
+        )
+    )
+    on_duty = on_duty_peer_ids(profiles, at)
+    if not on_duty:
+        return []
+    loads = dict(
+        CaseloadAssignment.objects.filter(
+            peer_supporter_id__in=on_duty,
+            ended_at__isnull=True,
+            enrolment__status__in=[EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED],
+        )
+        .values("peer_supporter_id")
+        .annotate(n=Count("id"))
+        .values_list("peer_supporter_id", "n")
+    )
+    last_started = dict(
+        CaseloadAssignment.objects.filter(peer_supporter_id__in=on_duty)
+        .values("peer_supporter_id")
+        .annotate(last=Max("started_at"))
+        .values_list("peer_supporter_id", "last")
+    )
+    candidates = [
+        _Candidate(
+            profile=profile,
+            load=loads.get(profile.user_id, 0),
+            last_assigned_at=last_started.get(profile.user_id),
+            site_ids=frozenset(site.pk for site in profile.here),  # type: ignore[attr-defined]
+        )
+        for profile in profiles
+        if profile.user_id in on_duty and loads.get(profile.user_id, 0) < profile.capacity
+    ]
+    return sorted(candidates, key=lambda c: c.sort_key)
+
+
+def _is_waiting(enrolment: Enrolment) -> bool:
+    return (
+        enrolment.arm.peer_support
+        and enrolment.status in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)
+        and not CaseloadAssignment.objects.filter(
+            enrolment=enrolment, ended_at__isnull=True
+        ).exists()
+    )
+
+
+@transaction.atomic
+def _auto_assign(
+    *, enrolment: Enrolment, assigned_by: User | None, at: dt.datetime
+) -> tuple[CaseloadAssignment | None, bool]:
+    """The assignment made (or None) and whether any peer supporter had room at all."""
+    # Locked first, as `assign_peer_supporter` does, so that two auto-assigners (enrolment and
+    # beat) can't both see the person waiting and the second turn into a handoff.
+    enrolment = (
+        Enrolment.objects.select_for_update()
+        .select_related("arm", "participant", "programme")
+        .get(pk=enrolment.pk)
+    )
+    if not _is_waiting(enrolment):
+        return None, True
+    free = _free_peers(enrolment.programme, at)
+    # Automation never gives someone back a peer supporter they asked to move away from.
+    left = set(
+        PeerChangeRequest.objects.filter(
+            enrolment=enrolment, status=PeerChangeStatus.HANDLED
+        ).values_list("assignment__peer_supporter_id", flat=True)
+    )
+    for candidate in free:
+        if candidate.profile.user_id in left or not candidate.suits(enrolment):
+            continue
+        try:
+            assignment = assign_peer_supporter(
+                enrolment=enrolment,
+                peer_supporter=candidate.profile.user,
+                assigned_by=assigned_by,
+                reason=HandoffReason.INITIAL,
+                auto=True,
+            )
+        except Conflict as exc:
+            # Filled up since we counted (another assignment committed first): the next one.
+            if exc.code != "caseload_full":
+                raise
+            continue
+        return assignment, True
+    return None, bool(free)
+
+
+def auto_assign(
+    *, enrolment: Enrolment, assigned_by: User | None = None, at: dt.datetime | None = None
+) -> CaseloadAssignment | None:
+    """Assign a waiting person to the least-loaded peer supporter of their programme who is
+    on duty at `at` (now by default), covers their site and speaks their language, with room
+    on their caseload; ties go to whoever was last given someone longest ago, then to the
+    lowest id. None, with nothing written, when the person isn't waiting or nobody suits:
+    they stay in the queue."""
+    assignment, _ = _auto_assign(
+        enrolment=enrolment, assigned_by=assigned_by, at=at or timezone.now()
+    )
+    return assignment
+
+
+def assign_waiting(*, programme: Programme | None = None, at: dt.datetime | None = None) -> int:
+    """Auto-assign the waiting queues of programmes with `auto_assign` on, oldest wait first;
+    the number assigned. Each assignment commits on its own, so that one refusal (or a crash
+    half-way) keeps the assignments already made."""
+    at = at or timezone.now()
+    programmes = Programme.objects.filter(auto_assign=True).order_by("pk")
+    if programme is not None:
+        programmes = programmes.filter(pk=programme.pk)
+    assigned = 0
+    for each in programmes:
+        if not _free_peers(each, at):
+            continue
+        for enrolment in waiting_enrolments(programme=each).only("pk"):
+            assignment, anyone_free = _auto_assign(enrolment=enrolment, assigned_by=None, at=at)
+            assigned += assignment is not None
+            if not anyone_free:
+                break
+    return assigned
+
+
+# Asking for a different peer supporter. The person is told that the request was received,
+# never who comes next: that is the supervisor's choice, and it may be declined.
+
+
+@transaction.atomic
+def request_peer_change(
+    *, enrolment: Enrolment, reason: str = "", requested_by: User | None
+) -> tuple[PeerChangeRequest, bool]:
+    """The open request for this enrolment, and whether this call created it: asking again
+    while one is open changes nothing."""
+    if reason and reason not in PeerChangeReason.values:
+        raise DomainError("invalid_reason", "Unknown reason: choose one from the list.")
+    enrolment = Enrolment.objects.select_for_update().select_related("arm").get(pk=enrolment.pk)
+    existing = PeerChangeRequest.objects.filter(
+        enrolment=enrolment, status=PeerChangeStatus.OPEN
+    ).first()
+    if existing is not None:
+        return existing, False
+    if enrolment.status not in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED):
+        raise DomainError("enrolment_ended", "This enrolment has ended.")
+    if not enrolment.arm.peer_support:
+        raise DomainError(
+            "arm_without_peer_support", "This person's arm does not include peer support."
+        )
+    current = CaseloadAssignment.objects.filter(enrolment=enrolment, ended_at__isnull=True).first()
+    if current is None:
+        raise Conflict(
+            "no_peer_supporter", "No peer supporter is assigned yet; one will be assigned soon."
+        )
+    change = PeerChangeRequest.objects.create(
+        enrolment=enrolment, assignment=current, requested_at=timezone.now(), reason=reason
+    )
+    record(
+        action="peer_change.requested",
+        actor=requested_by,
+        target=change,
+        details={"enrolment": str(enrolment.pk), "reason": reason},
+    )
+    return change, True
+
+
+@transaction.atomic
+def decline_peer_change(
+    *, change_request: PeerChangeRequest, declined_by: User | None
+) -> PeerChangeRequest:
+    """Close an open request without a handoff. Declining it again changes nothing."""
+    change = PeerChangeRequest.objects.select_for_update().get(pk=change_request.pk)
+    if change.status == PeerChangeStatus.DECLINED:
+        return change
+    if change.status == PeerChangeStatus.HANDLED:
+        raise Conflict("request_handled", "This request was already answered by a handoff.")
+    change.status = PeerChangeStatus.DECLINED
+    change.handled_by = declined_by
+    change.handled_at = timezone.now()
+    change.save(update_fields=["status", "handled_by", "handled_at"])
+    record(
+        action="peer_change.declined",
+        actor=declined_by,
+        target=change,
+        details={"enrolment": str(change.enrolment_id)},
+    )
+    return change

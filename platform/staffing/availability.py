@@ -10,7 +10,8 @@ whose end is not after its start runs past midnight into the next day ("22:00"-"
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -32,14 +33,18 @@ class Window:
     ends_at: dt.datetime
 
 
+# ASCII digits only: int() alone would also take " 9", "+9", "-0" and other scripts' digits.
+_CLOCK = re.compile(r"([0-9]{2}):([0-9]{2})")
+
+
 def parse_clock(value: str) -> tuple[int, int]:
     """'HH:MM' (00:00 to 24:00) as (hours, minutes); ValueError otherwise."""
-    hours_text, _, minutes_text = value.partition(":")
-    if len(hours_text) != 2 or len(minutes_text) != 2:
-        raise ValueError(value)
-    hours, minutes = int(hours_text), int(minutes_text)
+    match = _CLOCK.fullmatch(value)
+    if match is None:
+        raise ValueError("not a clock time")
+    hours, minutes = int(match[1]), int(match[2])
     if not (0 <= hours <= 24 and 0 <= minutes < 60) or (hours == 24 and minutes):
-        raise ValueError(value)
+        raise ValueError("not a clock time")
     return hours, minutes
 
 
@@ -104,6 +109,19 @@ def peer_on_duty(user: User, at: dt.datetime | None = None) -> bool:
     return profile is not None and within_working_hours(profile, at) and not on_leave(user, at)
 
 
+def on_duty_peer_ids(
+    profiles: Iterable[PeerSupporterProfile], at: dt.datetime | None = None
+) -> set[int]:
+    """`peer_on_duty` for many peer supporters at once: the user ids among these profiles
+    within working hours at `at` and not on leave, with one query for all their leave."""
+    at = at or timezone.now()
+    working = {profile.user_id for profile in profiles if within_working_hours(profile, at)}
+    if not working:
+        return set()
+    away = Leave.objects.filter(user_id__in=working, starts_at__lte=at, ends_at__gt=at)
+    return working - set(away.values_list("user_id", flat=True))
+
+
 def next_on_duty(user: User, after: dt.datetime | None = None) -> dt.datetime | None:
     """When this peer supporter is next on duty (`after` itself when they are now), or None
     when no working time falls in the next LOOKAHEAD_DAYS days."""
@@ -160,5 +178,8 @@ def on_call_at_level(programme: Programme, level: int, at: dt.datetime | None = 
 
 
 def escalation_levels(programme: Programme, at: dt.datetime | None = None) -> list[int]:
-    """The rota's levels with someone on call now, lowest first."""
-    return sorted(set(shifts_at(programme, at).values_list("level", flat=True)))
+    """The rota's levels with someone on call now (not on leave), lowest first."""
+    at = at or timezone.now()
+    available = on_duty_supervisor_ids(programme, at)
+    levels = shifts_at(programme, at).filter(supervisor_id__in=available)
+    return sorted(set(levels.values_list("level", flat=True)))

@@ -86,3 +86,33 @@ class StaffContact(models.Model):
 
     def __str__(self) -> str:
         return f"Staff contact of {self.user_id}"
+
+
+class OffDutyCover(models.Model):
+    """A conversation whose person wrote while their peer supporter was off duty: it shows
+    to the programme's on-duty supervisors (and they may read it, audited) until the peer
+    supporter is back and answers. Off-duty peer supporters get no notifications."""
+
+    conversation = models.ForeignKey(
+        "messaging.Conversation", on_delete=models.CASCADE, related_name="+"
+    )
+    peer_supporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    since = models.DateTimeField()
+    # When the person was told when to expect an answer (None: a recent reply already did).
+    away_reply_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(ended_at__isnull=True),
+                name="one_open_cover_per_conversation",
+            )
+        ]
+        indexes = [models.Index(fields=["ended_at", "since"])]
+
+    def __str__(self) -> str:
+        return f"Off-duty cover of {self.conversation_id}"

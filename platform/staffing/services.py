@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from access.permissions import has_role
 from audit.services import record
 from encryption.models import DataKeyPurpose
 from encryption.services import FieldRef, create_data_key, decrypt, encrypt
-from peerlink.errors import DomainError
+from peerlink.errors import Conflict, DomainError
 from people.models import User
 from people.services import normalise_phone, validate_time_zone
 from programmes.models import PeerSupporterProfile, Programme, Role
@@ -72,8 +72,9 @@ def set_working_hours(
 
 
 def _check_span(starts_at: dt.datetime, ends_at: dt.datetime) -> None:
-    if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        raise DomainError("invalid_period", "Give times with their UTC offset.")
+    if timezone.is_naive(starts_at) or timezone.is_naive(ends_at):
+        # A time without an offset would be read in the server's zone, not the person's.
+        raise DomainError("time_without_offset", "Give times with their UTC offset.")
     if ends_at <= starts_at:
         raise DomainError("invalid_period", "The end must be after the start.")
     if ends_at - starts_at > MAX_SPAN:
@@ -96,6 +97,10 @@ def record_leave(
 
 @transaction.atomic
 def cancel_leave(*, leave: Leave, cancelled_by: User | None) -> None:
+    """Cancel leave that has not ended yet; leave already taken stays on record."""
+    leave = Leave.objects.select_for_update().get(pk=leave.pk)
+    if leave.ends_at <= timezone.now():
+        raise Conflict("leave_ended", "Leave that has ended can't be cancelled.")
     record(
         action="availability.leave_cancelled",
         actor=cancelled_by,
@@ -129,7 +134,7 @@ def add_on_call_shift(
         defaults={"ends_at": ends_at, "created_by": created_by},
     )
     if not created and shift.ends_at != ends_at:
-        raise DomainError(
+        raise Conflict(
             "shift_exists", "This supervisor already has a shift at this level from this time."
         )
     if created:
@@ -173,11 +178,3 @@ def staff_phone(user_id: int) -> str | None:
         ciphertext=bytes(contact.phone_ciphertext),
         ref=contact_ref(user_id),
     )
-
-
-def availability_payload(profile: PeerSupporterProfile) -> dict[str, Any]:
-    return {
-        "time_zone": profile.time_zone,
-        "working_hours": profile.working_hours,
-        "capacity": profile.capacity,
-    }

@@ -3,6 +3,22 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-urlpatterns: list[URLPattern] = []
+from supervision import api
+
+urlpatterns: list[URLPattern] = [
+    path("sessions/", api.SessionListView.as_view(), name="supervision-session-list"),
+    path(
+        "sessions/<uuid:session_id>/",
+        api.SessionDetailView.as_view(),
+        name="supervision-session-detail",
+    ),
+    path(
+        "sessions/<uuid:session_id>/fidelity/",
+        api.SessionFidelityView.as_view(),
+        name="supervision-session-fidelity",
+    ),
+    path("checklists/", api.ChecklistListView.as_view(), name="supervision-checklist-list"),
+    path("training/", api.TrainingListView.as_view(), name="supervision-training-list"),
+]

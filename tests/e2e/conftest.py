@@ -25,6 +25,7 @@ import psycopg
 import pytest
 
 from tests.support import services
+from tests.support.fake_twilio import FakeTwilioServer, fake_twilio_server
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -140,9 +141,10 @@ def serve(
     *,
     extra_env: dict[str, str] | None = None,
     with_worker: bool = False,
+    with_beat: bool = False,
 ) -> Iterator[AsgiServer]:
-    """A fresh database, migrated; uvicorn on it (and a Celery worker, when asked); all
-    stopped and dropped afterwards."""
+    """A fresh database, migrated; uvicorn on it (and a Celery worker, and the one beat, when
+    asked); all stopped and dropped afterwards."""
     database = _create_database(postgres_server)
     database_url = postgres_server.url(database)
     port = services.free_port()
@@ -209,6 +211,27 @@ def serve(
                         stderr=subprocess.STDOUT,
                     )
                 )
+            if with_beat:
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "celery",
+                            "-A",
+                            "peerlink",
+                            "beat",
+                            "--loglevel",
+                            "WARNING",
+                            "--schedule",
+                            str(folder / "celerybeat-schedule"),
+                        ],
+                        cwd=ROOT,
+                        env=env,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
         server = AsgiServer(port=port, database_url=database_url, env=env, log=log)
         try:
             services._wait_for_port(port, timeout=60, process=server_process)  # type: ignore[arg-type]
@@ -231,3 +254,29 @@ def asgi_server(
 ) -> Iterator[AsgiServer]:
     with serve(postgres_server, redis_server) as server:
         yield server
+
+
+# The fake Twilio over HTTP, for the modules whose server sends texts through a worker:
+# `twilio_server(postgres_server, redis_server, fake_twilio, twilio_token, ...)`.
+FAKE_TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+
+
+@pytest.fixture(scope="module")
+def twilio_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def fake_twilio(twilio_token: str) -> Iterator[FakeTwilioServer]:
+    with fake_twilio_server(account_sid=FAKE_TWILIO_ACCOUNT_SID, auth_token=twilio_token) as server:
+        yield server
+
+
+def forwarding_twilio_env(fake: FakeTwilioServer, token: str) -> dict[str, str]:
+    """The server's environment for the real twilio library to reach `fake` over HTTP."""
+    return {
+        "TWILIO_HTTP_CLIENT": "tests.support.fake_twilio.ForwardingTwilioHttpClient",
+        "PEERLINK_FAKE_TWILIO_URL": fake.url,
+        "TWILIO_ACCOUNT_SID": FAKE_TWILIO_ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": token,
+    }

@@ -3,6 +3,9 @@
     python tests/e2e/e2e_world.py world NAME N  -> JSON: a new conversation and its members
     python tests/e2e/e2e_world.py sms-world NAME N -> the same, the person on SMS (with their
                                                        fictional number, for the webhooks)
+    python tests/e2e/e2e_world.py safety-world NAME N MINUTES -> the SMS world with an on-call
+                                                       supervisor (with a phone) and escalation
+                                                       after MINUTES
     python tests/e2e/e2e_world.py tickets ID... -> JSON: a fresh WebSocket ticket per user id
 
 A separate process (not the test process's ORM), so that pytest-django's own database set-up is
@@ -11,6 +14,7 @@ left alone and the server reads exactly what this wrote.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from pathlib import Path
@@ -22,11 +26,14 @@ import django  # noqa: E402
 
 django.setup()
 
+from django.utils import timezone  # noqa: E402
+
 from access.services import issue_ws_ticket  # noqa: E402
 from messaging.models import Conversation  # noqa: E402
 from people.models import Channel, User  # noqa: E402
 from programmes import services  # noqa: E402
-from programmes.models import HandoffReason, Role  # noqa: E402
+from programmes.models import HandoffReason, Programme, Role  # noqa: E402
+from staffing.services import add_on_call_shift, set_staff_phone  # noqa: E402
 from tests.support.factories import enrol, make_programme, make_staff  # noqa: E402
 
 PEER_SUPPORT_ONLY = (services.ArmSpec("peer_support", "Peer support", True, False, False),)
@@ -58,6 +65,27 @@ def world(name: str, number: int, channel: str = Channel.WEB) -> dict[str, objec
     }
 
 
+def safety_world(name: str, number: int, escalate_after_minutes: int) -> dict[str, object]:
+    """An SMS world with a supervisor on call (level 1, for the next two hours) who has an
+    escalation phone, and the programme's escalation after `escalate_after_minutes`."""
+    created = world(name, number, Channel.SMS)
+    programme = Programme.objects.get(slug=name)
+    programme.alert_escalation_minutes = [escalate_after_minutes]
+    programme.save(update_fields=["alert_escalation_minutes"])
+    supervisor = make_staff(programme, Role.SUPERVISOR, f"{name}-supervisor")
+    now = timezone.now()
+    add_on_call_shift(
+        programme=programme,
+        supervisor=supervisor,
+        starts_at=now - dt.timedelta(minutes=5),
+        ends_at=now + dt.timedelta(hours=2),
+        created_by=None,
+    )
+    supervisor_phone = f"+120455502{number:02d}"  # fictional
+    set_staff_phone(user=supervisor, phone=supervisor_phone, changed_by=None)
+    return {**created, "supervisor": supervisor.pk, "supervisor_phone": supervisor_phone}
+
+
 def tickets(user_ids: list[int]) -> dict[str, str]:
     return {str(pk): issue_ws_ticket(user=User.objects.get(pk=pk)) for pk in user_ids}
 
@@ -68,5 +96,7 @@ if __name__ == "__main__":
         print(json.dumps(world(args[0], int(args[1]))))
     elif command == "sms-world":
         print(json.dumps(world(args[0], int(args[1]), Channel.SMS)))
+    elif command == "safety-world":
+        print(json.dumps(safety_world(args[0], int(args[1]), int(args[2]))))
     else:
         print(json.dumps(tickets([int(a) for a in args])))

@@ -14,7 +14,6 @@ Issue 5, "Done when" 1 and 2; DESIGN.md §3 data flows 2 and 3.
 from __future__ import annotations
 
 import asyncio
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,26 +21,14 @@ import psycopg
 import pytest
 
 from messaging.sms import simulate
-from tests.e2e.conftest import AsgiServer, serve
+from tests.e2e.conftest import AsgiServer, forwarding_twilio_env, serve
 from tests.e2e.ws_client import Client, open_client, send_frame
 from tests.support import services
-from tests.support.fake_twilio import FakeTwilioServer, fake_twilio_server
+from tests.support.fake_twilio import FakeTwilioServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-ACCOUNT_SID = "AC" + "1" * 32
 WAIT = 20.0  # seconds: the worker and the callbacks take a few hops
-
-
-@pytest.fixture(scope="module")
-def twilio_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-@pytest.fixture(scope="module")
-def fake_twilio(twilio_token: str) -> Iterator[FakeTwilioServer]:
-    with fake_twilio_server(account_sid=ACCOUNT_SID, auth_token=twilio_token) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +38,7 @@ def sms_server(
     fake_twilio: FakeTwilioServer,
     twilio_token: str,
 ) -> Iterator[AsgiServer]:
-    extra = {
-        "TWILIO_HTTP_CLIENT": "tests.support.fake_twilio.ForwardingTwilioHttpClient",
-        "PEERLINK_FAKE_TWILIO_URL": fake_twilio.url,
-        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": twilio_token,
-    }
+    extra = forwarding_twilio_env(fake_twilio, twilio_token)
     with serve(postgres_server, redis_server, extra_env=extra, with_worker=True) as server:
         yield server
 

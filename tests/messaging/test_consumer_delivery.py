@@ -7,15 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 
-from messaging import events
 from messaging.events import conversation_group, user_group
 from messaging.models import Conversation, ReadMarker
 from messaging.services import post_message
 from programmes import services as programmes
-from programmes.models import EnrolmentStatus, HandoffReason, Team
+from programmes.models import EnrolmentStatus, HandoffReason
 from tests.messaging.conftest import group_members, wait_for_group
 from tests.support.factories import World
 
@@ -265,51 +263,3 @@ async def test_read_past_the_last_message_stops_at_the_last_message(
     await three_messages(ws, peer, conversation)
     await person.send_json_to({"type": "read", "conversation": str(conversation.id), "seq": 99})
     assert (await ws.last(person, "read"))["seq"] == 3
-
-
-# Team alerts.
-
-
-async def raise_alert(chat_world: World, alert: dict[str, Any]) -> None:
-    team = await database_sync_to_async(Team.objects.get)(supervisor=chat_world.supervisor)
-    await sync_to_async(events.alert_raised)(team.pk, alert)
-
-
-async def test_a_supervisor_socket_receives_its_teams_alerts(
-    ws: Any, connect: Any, chat_world: World
-) -> None:
-    supervisor = await connect(chat_world.supervisor)
-    alert = {"id": 7, "kind": "crisis_phrase", "conversation": "c"}
-    await raise_alert(chat_world, alert)
-    assert await ws.last(supervisor, "alert") == {"type": "alert", "alert": alert}
-
-
-async def test_every_socket_of_a_supervisor_receives_the_alert(
-    ws: Any, connect: Any, chat_world: World
-) -> None:
-    phone = await connect(chat_world.supervisor)
-    laptop = await connect(chat_world.supervisor)
-    await raise_alert(chat_world, {"id": 8})
-    for socket in (phone, laptop):
-        assert (await ws.last(socket, "alert"))["alert"] == {"id": 8}
-
-
-@pytest.mark.parametrize("role", ["peer", "other_peer", "evaluator", "admin"])
-async def test_a_socket_of_another_role_does_not_receive_team_alerts(
-    ws: Any, connect: Any, chat_world: World, role: str
-) -> None:
-    socket = await connect(getattr(chat_world, role))
-    supervisor = await connect(chat_world.supervisor)
-    await raise_alert(chat_world, {"id": 9})
-    await ws.last(supervisor, "alert")
-    assert await ws.quiet(socket) == []
-
-
-async def test_a_participant_socket_does_not_receive_team_alerts(
-    ws: Any, connect: Any, chat_world: World
-) -> None:
-    person = await connect(chat_world.own.participant.user)
-    supervisor = await connect(chat_world.supervisor)
-    await raise_alert(chat_world, {"id": 10})
-    await ws.last(supervisor, "alert")
-    assert await ws.quiet(person) == []

@@ -24,9 +24,14 @@ from tests.support.factories import World
 pytestmark = pytest.mark.django_db(transaction=True)
 
 FRAME_TYPES = ["send", "sync", "read", "ping"]
-# What answers a frame of each type; anything that is not a known frame gets an error.
-ANSWERS = {"send": {"ack", "error"}, "sync": {"synced", "error"}, "read": {"read", "error"}}
-ANSWER_TYPES = {"ack", "error", "pong", "synced", "read"}
+# What answers a frame of each type; anything that is not a known frame gets an error. A
+# peer supporter's send with contact details gets a `warning` (test_consumer_boundaries.py).
+ANSWERS = {
+    "send": {"ack", "error", "warning"},
+    "sync": {"synced", "error"},
+    "read": {"read", "error"},
+}
+ANSWER_TYPES = {"ack", "error", "pong", "synced", "read", "warning"}
 
 json_scalars = (
     st.none()

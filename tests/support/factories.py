@@ -10,6 +10,8 @@ from django.test import Client
 from people.models import Channel, User
 from programmes import services
 from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+from staffing.availability import WEEKDAYS
+from staffing.services import set_working_hours
 
 _counter = itertools.count(1)
 
@@ -29,6 +31,8 @@ def make_programme(slug: str = "trial", **kwargs: object) -> Programme:
         "languages": ["en", "fr"],
         "crisis_resources": {"en": "Call 988.", "fr": "Appelez le 988."},
         "sites": [("north", "North"), ("south", "South")],
+        # Tests assign explicitly; automatic assignment would depend on the hour they run at.
+        "auto_assign": False,
     }
     defaults.update(kwargs)
     return services.create_programme(organisation=organisation, slug=slug, **defaults)  # type: ignore[arg-type]
@@ -41,7 +45,14 @@ def make_staff(programme: Programme, role: str, username: str | None = None) -> 
         first_name=role.title(),
     )
     services.grant_role(user=user, programme=programme, role=role)
+    if role == Role.PEER_SUPPORTER:
+        # On duty around the clock unless a test says otherwise: what a test sees must not
+        # depend on the hour it runs at (off-duty peers get automatic "away" replies).
+        set_working_hours(user=user, working_hours=ALWAYS_ON_DUTY, time_zone="UTC", changed_by=None)
     return user
+
+
+ALWAYS_ON_DUTY = {day: ["00:00", "24:00"] for day in WEEKDAYS}
 
 
 def enrol(

@@ -57,6 +57,5 @@ def casework(own: int, *, other_peer: int = 404) -> dict[str, int]:
     }
 
 
-
 def supervisors_and_admins(status: int) -> dict[str, int]:
     return {**everyone(403), "supervisor": status, "admin": status}

@@ -146,9 +146,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
+# Production and test run no in-process beat (one `celery beat` process does it).
+LOCAL_BEAT = False
 CELERY_BEAT_SCHEDULE = {
     # The outbox's safety net: retries that are due, and rows whose task was lost.
     "sweep-sms-outbox": {"task": "messaging.sweep_sms_outbox", "schedule": 15.0},
+    # Unacknowledged risk alerts, texted to the on-call supervisor at the configured minute.
+    "escalate-risk-alerts": {"task": "risk.escalate_alerts", "schedule": 15.0},
+    # The caseload waiting queue goes to peer supporters as they come on duty.
+    "assign-waiting": {"task": "programmes.assign_waiting", "schedule": 60.0},
 }
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")

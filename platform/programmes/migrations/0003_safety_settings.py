@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='programme',
             name='alert_escalation_minutes',
-            field=models.JSONField(default=programmes.models._default_escalation_minutes),
+            field=models.JSONField(default=programmes.models._default_escalation_minutes, validators=[programmes.models.validate_escalation_minutes]),
         ),
         migrations.AddField(
             model_name='programme',

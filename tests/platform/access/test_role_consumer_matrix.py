@@ -111,3 +111,53 @@ async def test_each_role_gets_the_expected_answer_to_each_frame(role: str) -> No
         assert got == {frame: EXPECTED[frame][role] for frame in EXPECTED}
     finally:
         await socket.disconnect()
+
+
+# `alert` frames (server to staff): an unresolved alert about world.own is sent, on connect,
+# to the sockets of those who may see it, and to nobody else.
+ALERT_ON_CONNECT: dict[str, bool] = {
+    "service_user": False,
+    "own_peer": True,
+    "supervisor": True,
+    "other_peer": False,
+    "evaluator": False,
+    "admin": False,
+}
+
+
+def _open_alert_about_own(world: World) -> str:
+    from messaging.risk.services import flag_message
+    from messaging.services import post_message
+
+    conversation = Conversation.objects.get(enrolment=world.own)
+    posted = post_message(
+        conversation_id=conversation.pk,
+        sender=world.own.participant.user,
+        sender_role="participant",
+        channel="web",
+        body="Had a rough week.",
+        client_id="matrix-alert",
+    )
+    return str(flag_message(message_id=posted.message.id, by=world.peer).pk)
+
+
+@pytest.mark.parametrize("role", sorted(ALERT_ON_CONNECT))
+async def test_each_role_is_sent_the_alerts_it_may_see_on_connect(role: str) -> None:
+    from peerlink.asgi import application
+
+    channel_layers.backends.clear()
+    world = await database_sync_to_async(make_world)()
+    alert_id = await database_sync_to_async(_open_alert_about_own)(world)
+    ticket = await database_sync_to_async(issue_ws_ticket)(user=_user(world, role))
+    socket = WebsocketCommunicator(application, f"/ws/?ticket={ticket}")
+    connected, _ = await socket.connect(timeout=5)
+    assert connected
+    try:
+        await socket.send_json_to({"type": "ping"})
+        alerts = []
+        while (answer := await socket.receive_json_from(timeout=5))["type"] != "pong":
+            if answer["type"] == "alert":
+                alerts.append(answer["alert"]["id"])
+        assert alerts == ([alert_id] if ALERT_ON_CONNECT[role] else [])
+    finally:
+        await socket.disconnect()

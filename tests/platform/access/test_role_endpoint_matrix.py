@@ -18,6 +18,7 @@ from tests.platform.access import (
     matrix_risk,
     matrix_staffing,
     matrix_supervision,
+    matrix_workload,
 )
 from tests.support.factories import World, fictional_phone, make_staff
 from tests.support.role_matrix import (
@@ -102,6 +103,7 @@ AREA_ROWS: list[dict[tuple[str, str], Case]] = [
     matrix_risk.ROWS,
     matrix_staffing.ROWS,
     matrix_supervision.ROWS,
+    matrix_workload.ROWS,
 ]
 
 MATRIX: dict[tuple[str, str], Case] = {
@@ -288,6 +290,8 @@ def test_role_gets_expected_status(world: World, endpoint: tuple[str, str], role
         response = client.get(case.path(world))
     elif case.method == "DELETE":
         response = client.delete(case.path(world))
+    elif case.method == "PUT":
+        response = client.put(case.path(world), case.body(world), content_type="application/json")
     else:
         response = client.post(case.path(world), case.body(world), content_type="application/json")
     assert response.status_code == case.expected[role], response.content[:300]

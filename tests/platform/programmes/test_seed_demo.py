@@ -58,3 +58,24 @@ def test_the_printed_demo_login_works() -> None:
     )
     assert response.status_code == 200
     assert response.json()["roles"] == [{"programme": "demo", "role": "peer_supporter"}]
+
+
+def test_the_demo_supervisor_is_on_call_with_an_escalation_phone() -> None:
+    from people.models import User
+    from staffing.availability import on_call_at_level
+    from staffing.services import staff_phone
+
+    _seed()
+    supervisor = User.objects.get(username="demo-supervisor")
+    assert on_call_at_level(Programme.objects.get(slug="demo"), 1) == [supervisor]
+    assert staff_phone(supervisor.pk) is not None
+
+
+def test_the_demo_peer_supporters_work_in_the_programmes_time_zone() -> None:
+    from programmes.models import PeerSupporterProfile
+
+    _seed()
+    profiles = PeerSupporterProfile.objects.filter(user__username__startswith="demo-peer")
+    assert {p.time_zone for p in profiles} == {"America/Edmonton"}
+    peer2 = profiles.get(user__username="demo-peer2")
+    assert sorted(peer2.working_hours) == ["fri", "mon", "thu", "tue", "wed"]

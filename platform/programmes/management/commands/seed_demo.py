@@ -15,6 +15,8 @@ from people.models import Channel, User
 from people.selectors import participant_profile
 from programmes import services
 from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+from staffing.availability import WEEKDAYS
+from staffing.services import add_on_call_shift, set_staff_phone, set_working_hours
 
 DEMO_PASSWORD = "peerlink-demo"  # noqa: S105 - printed for the local demo; production has no seed
 DEMO_SLUG = "demo"
@@ -41,6 +43,14 @@ PARTICIPANTS = (
 
 # The demo programme's (fictional) SMS number: `simulate_sms` texts it by default.
 SERVICE_NUMBER = "+17805550000"
+# The demo supervisor's (fictional) escalation number.
+SUPERVISOR_PHONE = "+17805550190"
+
+# demo-peer1 works long days every day; demo-peer2 office hours, so the demo shows both.
+DEMO_HOURS = {
+    "demo-peer1": {day: ["07:00", "23:00"] for day in WEEKDAYS},
+    "demo-peer2": {day: ["09:00", "17:00"] for day in WEEKDAYS[:5]},
+}
 
 DEMO_GREETING = (
     "Hi, I'm your peer supporter. I've been where you are. How are the first days at home going?"
@@ -112,6 +122,8 @@ class Command(BaseCommand):
             contact_text=CONTACT,
             sms_number=SERVICE_NUMBER,
             sites=[("edmonton", "Edmonton"), ("calgary", "Calgary")],
+            # Off while seeding, so that the demo caseloads don't depend on the hour it runs.
+            auto_assign=False,
         )
         users: dict[str, User] = {}
         for username, first, last, role in STAFF:
@@ -125,6 +137,15 @@ class Command(BaseCommand):
             )
             services.grant_role(user=user, programme=programme, role=role)
             users[username] = user
+        # On duty while seeding, so that the opening exchange gets no "away" reply whatever
+        # the hour; their real hours are set at the end (_availability).
+        for username in DEMO_HOURS:
+            set_working_hours(
+                user=users[username],
+                working_hours={day: ["00:00", "24:00"] for day in WEEKDAYS},
+                time_zone=programme.time_zone,
+                changed_by=None,
+            )
         team = services.create_team(
             programme=programme, name="Team A", supervisor=users["demo-supervisor"]
         )
@@ -148,6 +169,31 @@ class Command(BaseCommand):
                 research_consent_version="demo-1",
             )
             self._assign(enrolment, peers[number % len(peers)], admin)
+        programme.auto_assign = True
+        programme.save(update_fields=["auto_assign"])
+        self._availability(programme, users)
+
+    @staticmethod
+    def _availability(programme: Programme, users: dict[str, User]) -> None:
+        """Working hours in the programme's time zone, and the supervisor on call for a year
+        with a fictional escalation number: a demo alert escalates on the console."""
+        for username, hours in DEMO_HOURS.items():
+            set_working_hours(
+                user=users[username],
+                working_hours=hours,
+                time_zone=programme.time_zone,
+                changed_by=None,
+            )
+        supervisor = users["demo-supervisor"]
+        now = timezone.now()
+        add_on_call_shift(
+            programme=programme,
+            supervisor=supervisor,
+            starts_at=now,
+            ends_at=now + dt.timedelta(days=365),
+            created_by=None,
+        )
+        set_staff_phone(user=supervisor, phone=SUPERVISOR_PHONE, changed_by=None)
 
     @staticmethod
     def _assign(enrolment: Enrolment, peer: User, by: User) -> None:
