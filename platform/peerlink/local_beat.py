@@ -57,6 +57,15 @@ def run_due(entries: list[Entry], now: float, run: Callable[[str], object]) -> l
     return ran
 
 
+def load_tasks() -> set[str]:
+    """Import every app's tasks module (what a Celery worker does when it starts): a web
+    process imports only those its code happens to use. The names of the tasks registered."""
+    from peerlink.celery import app
+
+    app.loader.import_default_modules()
+    return set(app.tasks)
+
+
 def _run_task(task_name: str) -> object:
     from peerlink.celery import app
 
@@ -70,6 +79,9 @@ def start_local_beat() -> bool:
         return False
     _started.set()
     entries = schedule_entries()
+    missing = {entry.task for entry in entries} - load_tasks()
+    if missing:
+        logger.error("local beat: tasks not found: %s", ", ".join(sorted(missing)))
 
     def loop() -> None:
         while True:

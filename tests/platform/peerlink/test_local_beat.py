@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from peerlink.local_beat import Entry, run_due, schedule_entries
 
 
@@ -30,3 +32,35 @@ def test_a_failing_task_does_not_stop_the_others() -> None:
 
     assert run_due(entries, 0.0, run) == ["bad", "good"]
     assert ran == ["good.task"]
+
+
+def test_every_scheduled_task_is_found_in_a_fresh_web_process(tmp_path: Path) -> None:
+    # In a process of its own: the test process has imported every tasks module already,
+    # which would hide a task that only a worker's start-up imports.
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[3]
+    code = (
+        "import django; django.setup()\n"
+        "from peerlink.local_beat import load_tasks, schedule_entries\n"
+        "missing = {e.task for e in schedule_entries()} - load_tasks()\n"
+        "print(sorted(missing))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": f"{root}:{root / 'platform'}",
+            "DJANGO_SETTINGS_MODULE": "peerlink.settings.local",
+            "PEERLINK_ENV": "local",
+            "PEERLINK_VAR_DIR": str(tmp_path),
+        },
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]"
