@@ -111,12 +111,12 @@ def alert_recipient_ids(
 def alert_payload(alert: RiskAlert) -> dict[str, Any]:
     """The alert object of `alert` frames and the API: ids, codes and times, never text."""
     conversation_id = None
-    if alert.enrolment_id is not None:
-        conversation_id = (
-            Conversation.objects.filter(enrolment_id=alert.enrolment_id)
-            .values_list("pk", flat=True)
-            .first()
-        )
+    if alert.enrolment is not None:
+        # Lists select `enrolment__conversation` with the alert: no query per alert here.
+        try:
+            conversation_id = alert.enrolment.conversation.pk
+        except Conversation.DoesNotExist:
+            conversation_id = None  # an arm without peer support has no conversation
     return {
         "id": str(alert.pk),
         "status": alert.status,
@@ -140,7 +140,7 @@ def alert_payload(alert: RiskAlert) -> dict[str, Any]:
 
 def alert_list(user: AnyUser, *, status: str | None = None) -> list[dict[str, Any]]:
     """Newest first. `status`: open, acknowledged, resolved, or unresolved (the default)."""
-    alerts = visible_alerts(user).select_related("programme")
+    alerts = visible_alerts(user).select_related("programme", "enrolment__conversation")
     if status in (None, "unresolved"):
         alerts = alerts.filter(status__in=UNRESOLVED)
     else:
@@ -159,7 +159,7 @@ def unresolved_alerts_for_socket(user: User) -> list[dict[str, Any]]:
         return []
     newest = (
         visible_alerts(user)
-        .select_related("programme")
+        .select_related("programme", "enrolment__conversation")
         .filter(status__in=UNRESOLVED)
         .order_by("-opened_at")[:200]
     )
