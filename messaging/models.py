@@ -109,6 +109,7 @@ class OutboxStatus(models.TextChoices):
     SENT = "sent", "Accepted by the SMS provider"
     FAILED = "failed", "Could not be sent"
     SKIPPED = "skipped", "Not sent (no SMS consent)"
+    EXPIRED = "expired", "Not sent (too late: an automated text past its staleness limit)"
 
 
 class DeliveryStatus(models.TextChoices):
@@ -158,6 +159,7 @@ class OutboxTemplate(models.TextChoices):
     NO_CONVERSATION = "no_conversation", "Reply to a person without a peer supporter"
     CRISIS = "crisis", "The programme's crisis resources"
     ESCALATION = "escalation", "A risk alert waits for an on-call supervisor"
+    SCHEDULED = "scheduled", "A scheduled text to a person without a chat thread"
 
 
 class SmsOutbox(models.Model):
@@ -202,6 +204,15 @@ class SmsOutbox(models.Model):
     programme = models.ForeignKey(
         "programmes.Programme", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # A scheduled text (supportive or reminder) to a person in an arm without peer support,
+    # who has no conversation to hold it: the text is read from the send's record.
+    scheduled_send = models.OneToOneField(
+        "scheduling.SendRecord",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sms_outbox",
+    )
     language = models.CharField(max_length=16, blank=True)
     status = models.CharField(
         max_length=16, choices=OutboxStatus.choices, default=OutboxStatus.PENDING
@@ -211,6 +222,9 @@ class SmsOutbox(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Automated texts only: not handed over after this (retries past the staleness limit or
+    # into quiet hours are given up, never sent at night).
+    expires_at = models.DateTimeField(null=True, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=64, blank=True)
     segments = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -3,6 +3,7 @@ web, SMS, automated or system (DESIGN.md §3, data flow 1)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -227,6 +228,7 @@ def post_message(
     sms_purpose: str | None = None,
     confirm_contact_details: bool | None = None,
     reserved_keyword: bool = False,
+    sms_expires_at: dt.datetime | None = None,
 ) -> PostedMessage:
     """Store a message exactly once and ring the conversation's doorbell after commit.
 
@@ -238,6 +240,7 @@ def post_message(
     A person's message moves their replies to the channel they wrote on, is screened for
     crisis phrases and may get automatic replies (crisis resources, "away"); none of that for
     a `reserved_keyword` text (STOP, START, HELP: the keyword's own action answers it).
+    An SMS given `sms_expires_at` (scheduled texts) is not sent after that instant.
     """
     body = validate_body(body)
     client_id = validate_client_id(client_id)
@@ -302,7 +305,11 @@ def post_message(
         conversation.last_seq = message.seq
         if confirmed_kinds:
             _record_boundary_confirmation(message, confirmed_kinds)
-        outbox = _queue_sms_for(message, conversation, channel, sms_purpose) if by_sms else None
+        outbox = (
+            _queue_sms_for(message, conversation, channel, sms_purpose, sms_expires_at)
+            if by_sms
+            else None
+        )
         delivery = outbox.delivery_status if outbox is not None else None
         payload = message_payload(message, conversation, body=body, delivery=delivery)
         # The message's doorbell before the send's: sockets hear the message (delivery
@@ -336,7 +343,11 @@ def post_message(
 
 
 def _queue_sms_for(
-    message: Message, conversation: Conversation, channel: str, sms_purpose: str | None
+    message: Message,
+    conversation: Conversation,
+    channel: str,
+    sms_purpose: str | None,
+    expires_at: dt.datetime | None = None,
 ) -> SmsOutbox:
     """The message's outbox row (the caller rings for it, after the message's own doorbell).
     A text written while the person has no SMS consent is recorded as not sent, then and for
@@ -353,6 +364,7 @@ def _queue_sms_for(
         purpose=purpose,
         status=OutboxStatus.SKIPPED if unsendable else OutboxStatus.PENDING,
         delivery_status=DeliveryStatus.NOT_SENT if unsendable else DeliveryStatus.PENDING,
+        expires_at=expires_at,
     )
 
 

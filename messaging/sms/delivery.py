@@ -132,6 +132,10 @@ def _text(outbox: SmsOutbox) -> str:
         return risk_texts.crisis_reply(outbox.programme, language)
     if outbox.template == OutboxTemplate.ESCALATION:
         return risk_texts.escalation_text(outbox.programme)
+    if outbox.template == OutboxTemplate.SCHEDULED and outbox.scheduled_send_id is not None:
+        from scheduling.selectors import scheduled_text
+
+        return scheduled_text(outbox.scheduled_send_id)
     raise ValueError(f"outbox {outbox.pk} has nothing to send")
 
 
@@ -173,7 +177,7 @@ def _finish(outbox: SmsOutbox, *, status: str, delivery: str, now: dt.datetime) 
 
 def claim(*, outbox_id: int) -> ClaimedSend | str:
     """Step 1: the send to hand over, or why there is none ("already-handled", "in-flight",
-    "skipped", "failed", "missing")."""
+    "skipped", "expired", "failed", "missing")."""
     with transaction.atomic():
         outbox = _locked(outbox_id)
         if outbox is None:
@@ -186,6 +190,10 @@ def claim(*, outbox_id: int) -> ClaimedSend | str:
             return "in-flight"
         if outbox.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
             return "already-handled"
+        if outbox.expires_at is not None and now >= outbox.expires_at:
+            _finish(outbox, status=OutboxStatus.EXPIRED, delivery=DeliveryStatus.NOT_SENT, now=now)
+            logger.info("sms expired: past its staleness limit outbox=%s", outbox_id)
+            return "expired"
         if _needs_consent(outbox) and not sms_allowed(outbox.participant):  # type: ignore[arg-type]
             _finish(outbox, status=OutboxStatus.SKIPPED, delivery=DeliveryStatus.NOT_SENT, now=now)
             logger.info("sms skipped: no consent outbox=%s", outbox_id)

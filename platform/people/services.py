@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import phonenumbers
 from django.conf import settings
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from encryption.models import DataKeyPurpose
@@ -21,6 +22,10 @@ if TYPE_CHECKING:
     from programmes.models import Programme
 
 NAME_MAX_LENGTH = 200
+
+# Sent with `participant` inside the transaction when their time zone or quiet hours change:
+# scheduled sends are computed from them and replan (scheduling/receivers.py).
+timing_preferences_changed = Signal()
 
 
 def normalise_phone(raw: str, *, region: str | None = None) -> str:
@@ -160,3 +165,40 @@ def withdraw_consent(
     return ConsentRecord.objects.filter(
         participant=participant, programme=programme, kind=kind, withdrawn_at__isnull=True
     ).update(withdrawn_at=timezone.now(), withdrawn_source=source)
+
+
+@transaction.atomic
+def update_timing_preferences(
+    *,
+    participant: Participant,
+    changed_by: User | None,
+    time_zone: str | None = None,
+    quiet_hours_start: dt.time | None = None,
+    quiet_hours_end: dt.time | None = None,
+) -> Participant:
+    """Change the person's time zone or quiet hours (audited, without the values: a time zone
+    says where someone lives). Scheduled texts are replanned in the same transaction."""
+    from audit.services import record
+
+    participant = Participant.objects.select_for_update().get(pk=participant.pk)
+    changes: dict[str, object] = {}
+    if time_zone is not None:
+        changes["time_zone"] = validate_time_zone(time_zone)
+    if quiet_hours_start is not None:
+        changes["quiet_hours_start"] = quiet_hours_start
+    if quiet_hours_end is not None:
+        changes["quiet_hours_end"] = quiet_hours_end
+    changed = [f for f, v in changes.items() if getattr(participant, f) != v]
+    if not changed:
+        return participant
+    for field in changed:
+        setattr(participant, field, changes[field])
+    participant.save(update_fields=changed)
+    record(
+        action="participant.timing_changed",
+        actor=changed_by,
+        target=participant,
+        details={"fields": sorted(changed)},
+    )
+    timing_preferences_changed.send(sender=Participant, participant=participant)
+    return participant

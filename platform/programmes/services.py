@@ -44,6 +44,7 @@ from programmes.models import (
     TeamMembership,
 )
 from programmes.selectors import waiting_enrolments
+from programmes.signals import enrolment_ended, enrolment_started
 from staffing.availability import on_duty_peer_ids
 
 
@@ -259,6 +260,7 @@ def enrol_participant(
     if programme.auto_assign and allocation.arm.peer_support:
         # Nobody suitable on duty: the person waits in the queue for `assign_waiting`.
         auto_assign(enrolment=enrolment)
+    enrolment_started.send(sender=Enrolment, enrolment=enrolment)
     return enrolment
 
 
@@ -364,6 +366,7 @@ def end_enrolment(*, enrolment: Enrolment, status: str, ended_by: User | None) -
     ending.update(ended_at=now)
     transaction.on_commit(lambda: messaging_events.caseload_changed(affected))
     record(action=f"enrolment.{status}", actor=ended_by, target=enrolment, details={})
+    enrolment_ended.send(sender=Enrolment, enrolment=enrolment)
     return enrolment
 
 

@@ -65,6 +65,9 @@ def enrol(
     by: User | None = None,
     peer_support: bool | None = True,
     sms_consent: bool = True,
+    time_zone: str = "America/Edmonton",
+    language: str = "en",
+    track: str = "general",
 ) -> Enrolment:
     """Enrol a person. With `peer_support` set, retries allocation until the arm matches, so that
     tests don't depend on the random draw (each retry is a new person)."""
@@ -74,9 +77,10 @@ def enrol(
             site=Site.objects.get(programme=programme, code=site),
             name=name,
             phone=phone or fictional_phone(),
-            language="en",
-            time_zone="America/Edmonton",
+            language=language,
+            time_zone=time_zone,
             preferred_channel=channel,
+            track=track,
             enrolled_by=by,
             sms_consent_version="v1" if sms_consent else None,
         )

@@ -155,6 +155,8 @@ CELERY_BEAT_SCHEDULE = {
     "escalate-risk-alerts": {"task": "risk.escalate_alerts", "schedule": 15.0},
     # The caseload waiting queue goes to peer supporters as they come on duty.
     "assign-waiting": {"task": "programmes.assign_waiting", "schedule": 60.0},
+    # Scheduled supportive texts and reminders that are due (scheduling/dispatch.py).
+    "dispatch-due-texts": {"task": "scheduling.dispatch_due", "schedule": 60.0},
 }
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")

@@ -1,0 +1,293 @@
+"""The due-send dispatcher (DESIGN.md §3, data flow 4): one beat tick a minute, and
+`manage.py dispatch_due`, run `dispatch_due`.
+
+Hand-written (no library does this): Celery ETA tasks per send would put a year of texts
+into the broker, where they are neither queryable nor replannable when someone moves time
+zone. Instead each stream has one row with its next due time; a tick claims due rows in
+batches, `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL so that any number of dispatchers
+share the work without waiting or doubling; per row, in one savepoint of the batch's
+transaction, it writes the message (channel `automated`, through `post_message`: the thread
+shows it, the outbox texts it to an SMS reader), the send's record (unique on the row and its
+sequence number) and the next due time. SQLite has no row locks: the local profile runs one
+dispatcher loop.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
+
+from encryption.services import DecryptionError
+from messaging.actions.sms_consent import has_opted_out
+from messaging.models import (
+    Conversation,
+    DeliveryStatus,
+    MessageChannel,
+    OutboxPurpose,
+    OutboxStatus,
+    OutboxTemplate,
+    SenderRole,
+)
+from messaging.risk.selectors import texts_paused_for
+from messaging.services import post_message
+from messaging.sms.outbox import queue_sms
+from peerlink.errors import DomainError
+from people.selectors import sms_allowed
+from programmes.models import EnrolmentStatus
+from scheduling.models import (
+    MessageCategory,
+    PendingSend,
+    ProgrammeSchedule,
+    SendOutcome,
+    SendRecord,
+    SendState,
+    StopReason,
+    Stream,
+    TrackRule,
+    WhenExhausted,
+)
+from scheduling.planning import PersonTiming, quiet_windows
+from scheduling.selectors import approved_messages, reminder_text
+from scheduling.services import _replan_row, _stop, schedule_of
+from scheduling.timing import in_quiet_hours
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 200
+# A row whose send failed unexpectedly is tried again this much later (until it goes stale).
+RETRY_AFTER = dt.timedelta(minutes=5)
+
+
+@dataclass
+class Library:
+    """Approved texts, by (library, track, language), read once per tick."""
+
+    texts: dict[tuple[int, str, str], list[tuple[int, str]]] = field(default_factory=dict)
+
+    def texts_for(self, library_id: int, track: str, language: str) -> list[tuple[int, str]]:
+        key = (library_id, track, language)
+        if key not in self.texts:
+            self.texts[key] = list(
+                approved_messages(
+                    library_id, track=track, category=MessageCategory.SUPPORTIVE, language=language
+                ).values_list("pk", "text")
+            )
+        return self.texts[key]
+
+
+@dataclass(frozen=True)
+class Content:
+    body: str
+    library_message_id: int | None
+
+
+class NoContent(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _supportive_content(row: PendingSend, schedule: ProgrammeSchedule, library: Library) -> Content:
+    enrolment = row.enrolment
+    language = enrolment.participant.language
+    texts: list[tuple[int, str]] = []
+    if schedule.track_rule == TrackRule.ENROLMENT and enrolment.track != "general":
+        texts = library.texts_for(schedule.library_id, enrolment.track, language)
+    if not texts:
+        texts = library.texts_for(schedule.library_id, "general", language)
+    if not texts:
+        raise NoContent(StopReason.NO_CONTENT)
+    if row.sent_count >= len(texts) and schedule.when_exhausted == WhenExhausted.STOP:
+        raise NoContent(StopReason.EXHAUSTED)
+    pk, text = texts[row.sent_count % len(texts)]
+    return Content(text, pk)
+
+
+def _reminder_content(row: PendingSend) -> Content:
+    assert row.reminder is not None
+    return Content(reminder_text(row.reminder), None)
+
+
+def _stop_reason(row: PendingSend, schedule: ProgrammeSchedule | None) -> str | None:
+    enrolment = row.enrolment
+    if enrolment.status not in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED):
+        return StopReason.ENROLMENT_ENDED
+    if row.stream == Stream.REMINDER:
+        assert row.reminder is not None
+        if row.reminder.cancelled_at is not None:
+            return StopReason.CANCELLED
+        if not enrolment.arm.reminder_texts:
+            return StopReason.NOT_IN_ARM
+    else:
+        if schedule is None or not schedule.active:
+            return StopReason.SCHEDULE_OFF
+        if not enrolment.arm.supportive_texts:
+            return StopReason.NOT_IN_ARM
+    if has_opted_out(enrolment.participant):
+        return StopReason.OPTED_OUT
+    return None
+
+
+def _skip_reason(
+    row: PendingSend, schedule: ProgrammeSchedule | None, now: dt.datetime
+) -> str | None:
+    enrolment = row.enrolment
+    assert row.stale_at is not None
+    if now >= row.stale_at:
+        return SendOutcome.STALE
+    person = PersonTiming.of(enrolment.participant)
+    if in_quiet_hours(now, person.time_zone, quiet_windows(schedule, person)):
+        return SendOutcome.QUIET_HOURS
+    if enrolment.status == EnrolmentStatus.PAUSED:
+        return SendOutcome.ENROLMENT_PAUSED
+    # Reminders (an appointment, a medicine) still go during a risk alert; supportive texts
+    # wait if the programme says so.
+    if row.stream == Stream.SUPPORTIVE and texts_paused_for(enrolment):
+        return SendOutcome.ALERT_PAUSE
+    return None
+
+
+def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
+    """Send (or skip) the row's due send, record it and plan the next. Returns the outcome,
+    or `stopped:<reason>`."""
+    enrolment = row.enrolment
+    schedule = schedule_of(enrolment.programme)
+    stop = _stop_reason(row, schedule)
+    if stop is not None:
+        _stop(row, state=SendState.STOPPED, reason=stop)
+        row.save()
+        return f"stopped:{stop}"
+    assert row.due_at is not None and row.slot_date is not None and row.slot_index is not None
+    outcome = _skip_reason(row, schedule, now)
+    content: Content | None = None
+    if outcome is None:
+        try:
+            if row.stream == Stream.REMINDER:
+                content = _reminder_content(row)
+            else:
+                assert schedule is not None
+                content = _supportive_content(row, schedule, library)
+        except NoContent as exc:
+            _stop(row, state=SendState.STOPPED, reason=exc.reason)
+            row.save()
+            return f"stopped:{exc.reason}"
+        outcome = SendOutcome.SENT
+        row.sent_count += 1
+    record = SendRecord.objects.create(
+        pending_send=row,
+        seq=row.seq,
+        slot_date=row.slot_date,
+        slot_index=row.slot_index,
+        due_at=row.due_at,
+        outcome=outcome,
+        library_message_id=content.library_message_id if content else None,
+        handled_at=now,
+    )
+    if content is not None:
+        _deliver(row, record, content.body)
+    row.done_date, row.done_index = row.slot_date, row.slot_index
+    row.seq += 1
+    # The next send after this one and after now: a long outage skips what it missed.
+    _replan_row(row, now=max(now, row.due_at))
+    row.save()
+    return outcome
+
+
+def _deliver(row: PendingSend, record: SendRecord, body: str) -> None:
+    """Into the person's thread (the outbox texts it to an SMS reader); for a person with no
+    thread (an arm without peer support), straight to the outbox, by SMS."""
+    enrolment = row.enrolment
+    conversation = Conversation.objects.filter(enrolment=enrolment).only("pk").first()
+    if conversation is not None:
+        posted = post_message(
+            conversation_id=conversation.pk,
+            sender=None,
+            sender_role=SenderRole.SYSTEM,
+            channel=MessageChannel.AUTOMATED,
+            body=body,
+            client_id=f"scheduled:{row.pk}:{row.seq}",
+            sms_purpose=OutboxPurpose.AUTOMATED,
+            sms_expires_at=row.stale_at,
+        )
+        record.message = posted.message
+        record.save(update_fields=["message"])
+        return
+    participant = enrolment.participant
+    allowed = sms_allowed(participant)
+    queue_sms(
+        participant=participant,
+        purpose=OutboxPurpose.AUTOMATED,
+        template=OutboxTemplate.SCHEDULED,
+        scheduled_send=record,
+        programme=enrolment.programme,
+        language=participant.language,
+        expires_at=row.stale_at,
+        status=OutboxStatus.PENDING if allowed else OutboxStatus.SKIPPED,
+        delivery_status=DeliveryStatus.PENDING if allowed else DeliveryStatus.NOT_SENT,
+    )
+
+
+def _claim(now: dt.datetime, batch: int, failed: set[int]) -> list[PendingSend]:
+    due = (
+        PendingSend.objects.filter(state=SendState.SCHEDULED, due_at__lte=now)
+        .exclude(pk__in=failed)
+        .select_related(
+            "enrolment__participant", "enrolment__programme", "enrolment__arm", "reminder"
+        )
+        .order_by("due_at", "pk")
+    )
+    if connection.features.has_select_for_update_skip_locked:
+        due = due.select_for_update(skip_locked=True, of=("self",))
+    return list(due[:batch])
+
+
+@dataclass
+class DispatchResult:
+    outcomes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def handled(self) -> int:
+        return sum(self.outcomes.values())
+
+
+def _postpone(row: PendingSend, now: dt.datetime) -> None:
+    PendingSend.objects.filter(pk=row.pk, seq=row.seq).update(due_at=now + RETRY_AFTER)
+
+
+def dispatch_due(
+    *, now: dt.datetime | None = None, batch: int = DEFAULT_BATCH, max_batches: int | None = None
+) -> DispatchResult:
+    """Handle every due send: batch after batch until none is left (or `max_batches`).
+    Any number may run at once on PostgreSQL; each row is handled exactly once."""
+    result = DispatchResult()
+    library = Library()
+    failed: set[int] = set()
+    batches = 0
+    while max_batches is None or batches < max_batches:
+        batches += 1
+        tick = now or timezone.now()
+        with transaction.atomic():
+            rows = _claim(tick, batch, failed)
+            for row in rows:
+                try:
+                    with transaction.atomic():
+                        result.outcomes[_handle(row, now=tick, library=library)] += 1
+                except (DomainError, DecryptionError, DatabaseError) as exc:
+                    # Not the person's text in the log: the row and the kind of failure.
+                    logger.warning(
+                        "scheduled send failed, retrying later pending_send=%s seq=%s: %s",
+                        row.pk,
+                        row.seq,
+                        type(exc).__name__,
+                    )
+                    failed.add(row.pk)
+                    _postpone(row, tick)
+                    result.outcomes["failed"] += 1
+        if len(rows) < batch:
+            break
+    return result
