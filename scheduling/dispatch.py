@@ -26,10 +26,8 @@ from encryption.services import DecryptionError
 from messaging.actions.sms_consent import has_opted_out
 from messaging.models import (
     Conversation,
-    DeliveryStatus,
     MessageChannel,
     OutboxPurpose,
-    OutboxStatus,
     OutboxTemplate,
     SenderRole,
 )
@@ -38,7 +36,7 @@ from messaging.services import post_message
 from messaging.sms.outbox import queue_sms
 from peerlink.errors import DomainError
 from people.selectors import sms_allowed
-from programmes.models import EnrolmentStatus
+from programmes.models import EnrolmentStatus, Programme
 from scheduling.models import (
     MessageCategory,
     PendingSend,
@@ -65,9 +63,16 @@ RETRY_AFTER = dt.timedelta(minutes=5)
 
 @dataclass
 class Library:
-    """Approved texts, by (library, track, language), read once per tick."""
+    """Approved texts by (library, track, language), and programmes' schedules: read once
+    per tick."""
 
     texts: dict[tuple[int, str, str], list[tuple[int, str]]] = field(default_factory=dict)
+    schedules: dict[int, ProgrammeSchedule | None] = field(default_factory=dict)
+
+    def schedule_for(self, programme: Programme) -> ProgrammeSchedule | None:
+        if programme.pk not in self.schedules:
+            self.schedules[programme.pk] = schedule_of(programme)
+        return self.schedules[programme.pk]
 
     def texts_for(self, library_id: int, track: str, language: str) -> list[tuple[int, str]]:
         key = (library_id, track, language)
@@ -156,7 +161,7 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
     """Send (or skip) the row's due send, record it and plan the next. Returns the outcome,
     or `stopped:<reason>`."""
     enrolment = row.enrolment
-    schedule = schedule_of(enrolment.programme)
+    schedule = library.schedule_for(enrolment.programme)
     stop = _stop_reason(row, schedule)
     if stop is not None:
         _stop(row, state=SendState.STOPPED, reason=stop)
@@ -164,6 +169,10 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
         return f"stopped:{stop}"
     assert row.due_at is not None and row.slot_date is not None and row.slot_index is not None
     outcome = _skip_reason(row, schedule, now)
+    conversation = Conversation.objects.filter(enrolment=enrolment).only("pk").first()
+    if outcome is None and conversation is None and not sms_allowed(enrolment.participant):
+        # No thread and no SMS consent: nowhere the text could reach them.
+        outcome = SendOutcome.NO_SMS_CONSENT
     content: Content | None = None
     if outcome is None:
         try:
@@ -189,20 +198,21 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
         handled_at=now,
     )
     if content is not None:
-        _deliver(row, record, content.body)
+        _deliver(row, record, content.body, conversation)
     row.done_date, row.done_index = row.slot_date, row.slot_index
     row.seq += 1
     # The next send after this one and after now: a long outage skips what it missed.
-    _replan_row(row, now=max(now, row.due_at))
+    _replan_row(row, now=now, after=max(now, row.due_at), schedule=schedule)
     row.save()
     return outcome
 
 
-def _deliver(row: PendingSend, record: SendRecord, body: str) -> None:
+def _deliver(
+    row: PendingSend, record: SendRecord, body: str, conversation: Conversation | None
+) -> None:
     """Into the person's thread (the outbox texts it to an SMS reader); for a person with no
     thread (an arm without peer support), straight to the outbox, by SMS."""
     enrolment = row.enrolment
-    conversation = Conversation.objects.filter(enrolment=enrolment).only("pk").first()
     if conversation is not None:
         posted = post_message(
             conversation_id=conversation.pk,
@@ -218,7 +228,6 @@ def _deliver(row: PendingSend, record: SendRecord, body: str) -> None:
         record.save(update_fields=["message"])
         return
     participant = enrolment.participant
-    allowed = sms_allowed(participant)
     queue_sms(
         participant=participant,
         purpose=OutboxPurpose.AUTOMATED,
@@ -227,8 +236,6 @@ def _deliver(row: PendingSend, record: SendRecord, body: str) -> None:
         programme=enrolment.programme,
         language=participant.language,
         expires_at=row.stale_at,
-        status=OutboxStatus.PENDING if allowed else OutboxStatus.SKIPPED,
-        delivery_status=DeliveryStatus.PENDING if allowed else DeliveryStatus.NOT_SENT,
     )
 
 

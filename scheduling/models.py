@@ -240,7 +240,7 @@ class SendOutcome(models.TextChoices):
     QUIET_HOURS = "quiet_hours", "Skipped: it would have gone in quiet hours"
     ALERT_PAUSE = "alert_pause", "Skipped: a risk alert about the person is open"
     ENROLMENT_PAUSED = "enrolment_paused", "Skipped: the enrolment is paused"
-    STOPPED = "stopped", "Not sent: the stream stopped"
+    NO_SMS_CONSENT = "no_sms_consent", "Skipped: no thread, and no consent to texts by SMS"
 
 
 class SendRecord(models.Model):

@@ -5,6 +5,7 @@ Reads only: services.py and dispatch.py write what these compute."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 
 from people.models import Participant
@@ -12,6 +13,7 @@ from scheduling.models import PendingSend, ProgrammeSchedule, Recurrence, Remind
 from scheduling.timing import QuietWindow, Slot, SlotRules, next_slot, stale_after, zone
 
 REMINDER_STALENESS = dt.timedelta(hours=3)
+HH_MM = re.compile(r"[0-2][0-9]:[0-5][0-9]")
 STEP_DAYS = {Recurrence.ONCE: 1, Recurrence.DAILY: 1, Recurrence.WEEKLY: 7}
 
 
@@ -21,12 +23,12 @@ def parse_send_times(values: object) -> tuple[dt.time, ...]:
         raise ValueError('Give one or two send times, e.g. ["10:00"] or ["09:30", "18:00"].')
     times = []
     for value in values:
-        if not isinstance(value, str):
-            raise ValueError('Send times are "HH:MM" strings.')
+        if not isinstance(value, str) or not HH_MM.fullmatch(value):
+            raise ValueError(f"{value!r} is not a local time of day in HH:MM form.")
         try:
-            times.append(dt.time.fromisoformat(value).replace(second=0, microsecond=0))
+            times.append(dt.time.fromisoformat(value))
         except ValueError:
-            raise ValueError(f"{value!r} is not a time of day in HH:MM form.") from None
+            raise ValueError(f"{value!r} is not a local time of day in HH:MM form.") from None
     if len(set(times)) != len(times):
         raise ValueError("The two send times must differ.")
     return tuple(sorted(times))

@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.db.models import QuerySet
 
+from access.permissions import AnyUser, visible_enrolments
 from encryption.services import FieldRef, decrypt
+from peerlink.errors import DomainError, NotFound
+from people.models import User
+from programmes.models import Enrolment, EnrolmentStatus
 from scheduling.library_format import LibrarySpec, MessageSpec
-from scheduling.models import LibraryMessage, MessageLibrary, Reminder, SendRecord
+from scheduling.models import (
+    LibraryMessage,
+    MessageLibrary,
+    PendingSend,
+    Reminder,
+    SendRecord,
+    Stream,
+)
 
 
 def approved_messages(
@@ -76,3 +89,91 @@ def scheduled_text(record_id: int) -> str:
     if reminder is None:
         raise ValueError(f"send record {record_id} has no text")
     return reminder_text(reminder)
+
+
+# --- Reads for the scheduled-texts API (issue 7) ----------------------------------------------
+
+RECENT_SENDS = 20
+MAX_ROW_ID = 2**63 - 1  # the largest value a (big) integer column compares against
+
+
+def handled_enrolments(user: AnyUser) -> QuerySet[Enrolment]:
+    """Enrolments whose scheduled texts a staff member handles: those whose identifiable data
+    they may see (the assigned peer supporter's caseload, a supervisor's team and waiting
+    queue, a programme admin's programme; evaluators none), never their own as a service
+    user."""
+    if not isinstance(user, User) or not user.is_authenticated:
+        return Enrolment.objects.none()
+    return visible_enrolments(user).exclude(participant__user=user)
+
+
+def get_handled_enrolment(user: AnyUser, enrolment_id: uuid.UUID | str) -> Enrolment:
+    """The enrolment, if the caller handles its texts; otherwise it does not exist (404)."""
+    enrolment = (
+        handled_enrolments(user)
+        .select_related("participant__data_key", "programme", "arm")
+        .filter(pk=enrolment_id)
+        .first()
+    )
+    if enrolment is None:
+        raise NotFound("not_found", "Not found.")
+    return enrolment
+
+
+def get_handled_reminder(user: AnyUser, reminder_id: int) -> Reminder:
+    """A reminder of an enrolment the caller handles; otherwise it does not exist (404)."""
+    reminder = None
+    if 0 < reminder_id <= MAX_ROW_ID:
+        reminder = (
+            Reminder.objects.filter(
+                pk=reminder_id, enrolment__in=handled_enrolments(user).values("pk")
+            )
+            .select_related("enrolment")
+            .first()
+        )
+    if reminder is None:
+        raise NotFound("not_found", "Not found.")
+    return reminder
+
+
+def own_text_enrolment(user: User, enrolment_id: uuid.UUID | None = None) -> Enrolment:
+    """A service user's own enrolment: the one named, or their only ongoing one."""
+    own = Enrolment.objects.filter(participant__user=user).select_related(
+        "participant__data_key", "programme", "arm"
+    )
+    if enrolment_id is not None:
+        chosen = own.filter(pk=enrolment_id).first()
+        if chosen is None:
+            raise NotFound("not_found", "Not found.")
+        return chosen
+    ongoing = list(
+        own.filter(status__in=(EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED)).order_by(
+            "enrolled_at", "pk"
+        )[:2]
+    )
+    if not ongoing:
+        raise NotFound("no_enrolment", "You have no ongoing enrolment.")
+    if len(ongoing) > 1:
+        raise DomainError("enrolment_required", "Say which enrolment (programme) this is about.")
+    return ongoing[0]
+
+
+def supportive_stream(enrolment: Enrolment) -> PendingSend | None:
+    return PendingSend.objects.filter(enrolment=enrolment, stream=Stream.SUPPORTIVE).first()
+
+
+def reminders_of(enrolment: Enrolment, *, include_cancelled: bool = False) -> list[Reminder]:
+    """The enrolment's reminders with their pending send, in the order they begin."""
+    reminders = enrolment.reminders.select_related("pending_send")
+    if not include_cancelled:
+        reminders = reminders.filter(cancelled_at__isnull=True)
+    return list(reminders.order_by("first_date", "local_time", "pk"))
+
+
+def recent_sends(enrolment: Enrolment, *, limit: int = RECENT_SENDS) -> list[SendRecord]:
+    """What became of the enrolment's latest sends (supportive and reminders), newest first."""
+    return list(
+        SendRecord.objects.filter(pending_send__enrolment=enrolment)
+        .select_related("pending_send")
+        .order_by("-handled_at", "-pk")[:limit]
+    )

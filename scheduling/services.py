@@ -132,7 +132,7 @@ def schedule_of(programme: Programme) -> ProgrammeSchedule | None:
     return ProgrammeSchedule.objects.filter(programme=programme).first()
 
 
-def _validate_schedule(schedule: ProgrammeSchedule) -> None:
+def validate_schedule(schedule: ProgrammeSchedule) -> None:
     try:
         parse_send_times(schedule.send_times)
     except ValueError as exc:
@@ -172,7 +172,7 @@ def configure_schedule(
         schedule = ProgrammeSchedule(programme=programme)
     for name, value in fields.items():
         setattr(schedule, name, value)
-    _validate_schedule(schedule)
+    validate_schedule(schedule)
     schedule.save()
     record(
         action="text_schedule.changed",
@@ -247,9 +247,11 @@ def plan_programme(
     )
     with transaction.atomic():
         for batch in _chunks(enrolments.iterator(chunk_size=chunk), chunk):
+            # Locked, so that a dispatcher sending one of these now is waited for, and what
+            # it wrote is what is replanned.
             rows = {
                 r.enrolment_id: r
-                for r in PendingSend.objects.filter(
+                for r in PendingSend.objects.select_for_update().filter(
                     enrolment_id__in=[e[0] for e in batch], stream=Stream.SUPPORTIVE
                 )
             }
@@ -262,20 +264,23 @@ def plan_programme(
                     or (row.state == SendState.STOPPED and row.stop_reason in REPLANNABLE_STOPS)
                 ):
                     continue  # paused, opted out, finished: left as they are
-                if row is None:
-                    row = PendingSend(enrolment_id=pk, stream=Stream.SUPPORTIVE)
                 reason = _wants_supportive(schedule, arm_sends)
+                if row is None:
+                    if reason is not None:
+                        continue  # no texts for this person: no row either
+                    row = PendingSend(enrolment_id=pk, stream=Stream.SUPPORTIVE)
                 if reason is not None:
                     _stop(row, state=SendState.STOPPED, reason=reason)
                 else:
                     assert schedule is not None
                     person = PersonTiming(tz_name, quiet_start, quiet_end)
                     local_day = enrolled_at.astimezone(zone(tz_name)).date()
-                    key = (person, local_day, planning.done_key(row))
+                    after = replan_after(row, now)
+                    key = (person, local_day, planning.done_key(row), after)
                     if key not in computed:
                         rules = supportive_rules(schedule, enrolled_at=enrolled_at, person=person)
                         computed[key] = next_send(
-                            rules, after=now, done=planning.done_key(row), limit=limit
+                            rules, after=after, done=planning.done_key(row), limit=limit
                         )
                     _apply(row, computed[key])
                 if row.pk is None:
@@ -307,11 +312,32 @@ def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield batch
 
 
-def _replan_row(row: PendingSend, *, now: dt.datetime) -> None:
+def replan_after(row: PendingSend, now: dt.datetime) -> dt.datetime:
+    """From when a replan looks for the next slot: now, except that a send already due and
+    not yet dispatched stays due (a replan racing the dispatcher must not skip it)."""
+    if row.state == SendState.SCHEDULED and row.due_at is not None and row.due_at <= now:
+        return row.due_at - dt.timedelta(microseconds=1)
+    return now
+
+
+_READ = object()
+
+
+def _replan_row(
+    row: PendingSend,
+    *,
+    now: dt.datetime,
+    after: dt.datetime | None = None,
+    schedule: ProgrammeSchedule | object | None = _READ,
+) -> None:
     """Recompute a row's next send from its stream's rules (time zone, times and quiet hours
-    as they are now), after the last slot handled. The caller saves."""
+    as they are now), after the last slot handled and after `after` (default: see
+    `replan_after`). The caller saves."""
+    after = replan_after(row, now) if after is None else after
     enrolment = row.enrolment
-    schedule = schedule_of(enrolment.programme)
+    if schedule is _READ:
+        schedule = schedule_of(enrolment.programme)
+    assert schedule is None or isinstance(schedule, ProgrammeSchedule)
     person = PersonTiming.of(enrolment.participant)
     limit = staleness(schedule)
     if row.stream == Stream.REMINDER:
@@ -327,7 +353,7 @@ def _replan_row(row: PendingSend, *, now: dt.datetime) -> None:
             return
         assert schedule is not None
         rules = supportive_rules(schedule, enrolled_at=enrolment.enrolled_at, person=person)
-    _apply(row, next_send(rules, after=now, done=planning.done_key(row), limit=limit))
+    _apply(row, next_send(rules, after=after, done=planning.done_key(row), limit=limit))
 
 
 def _rows_of(enrolment_filter: Q) -> QuerySet[PendingSend]:
@@ -342,12 +368,15 @@ def _rows_of(enrolment_filter: Q) -> QuerySet[PendingSend]:
 
 
 @transaction.atomic
-def plan_enrolment(*, enrolment: Enrolment, now: dt.datetime | None = None) -> PendingSend:
+def plan_enrolment(*, enrolment: Enrolment, now: dt.datetime | None = None) -> PendingSend | None:
     """Create or recompute the enrolment's supportive stream (after enrolment, or when its
-    track or arm changed)."""
+    track or arm changed). None when the person gets no supportive texts."""
     now = now or timezone.now()
     row = _rows_of(Q(enrolment=enrolment, stream=Stream.SUPPORTIVE)).first()
     if row is None:
+        schedule = schedule_of(enrolment.programme)
+        if _wants_supportive(schedule, enrolment.arm.supportive_texts) is not None:
+            return None
         row = PendingSend(enrolment=enrolment, stream=Stream.SUPPORTIVE, state=SendState.SCHEDULED)
     elif row.state not in (SendState.SCHEDULED, SendState.STOPPED) or (
         row.state == SendState.STOPPED and row.stop_reason not in REPLANNABLE_STOPS
@@ -473,6 +502,10 @@ def create_reminder(
     participant = enrolment.participant
     person = PersonTiming.of(participant)
     schedule = schedule_of(enrolment.programme)
+    if local_time.tzinfo is not None:
+        raise DomainError(
+            "invalid_reminder", "The time is the person's local time, with no offset."
+        )
     local_time = local_time.replace(second=0, microsecond=0)
     if any(w.contains(local_time) for w in quiet_windows(schedule, person)):
         raise DomainError(

@@ -37,21 +37,21 @@ def _to_utc(local: dt.datetime, tz_name: str) -> dt.datetime:
         # fold=0: the first of two occurrences when the clocks fall back.
         return local.replace(tzinfo=tz, fold=0).astimezone(UTC)
     # In a gap, fold=1 reads the time with the offset after the transition and fold=0 with
-    # the one before; the transition instant lies between them. The first valid minute is the
-    # transition itself, found by halving (offsets change on whole minutes in real tzdata).
-    low = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
-    high = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    # the one before; the transition instant lies between them, found by halving over whole
+    # seconds. The first valid minute is the transition, or the minute after it when (in old
+    # tzdata) it falls inside a minute.
+    low = int(local.replace(tzinfo=tz, fold=1).timestamp())
+    high = int(local.replace(tzinfo=tz, fold=0).timestamp())
     if low > high:
         low, high = high, low
-    before = low.astimezone(tz).utcoffset()
-    while high - low > dt.timedelta(seconds=1):
-        middle = low + (high - low) / 2
-        if middle.astimezone(tz).utcoffset() == before:
+    before = dt.datetime.fromtimestamp(low, tz).utcoffset()
+    while high - low > 1:
+        middle = (low + high) // 2
+        if dt.datetime.fromtimestamp(middle, tz).utcoffset() == before:
             low = middle
         else:
             high = middle
-    whole_minute = high.replace(second=0, microsecond=0)
-    return whole_minute if whole_minute == high else whole_minute + MINUTE
+    return dt.datetime.fromtimestamp(high + (-high % 60), UTC)
 
 
 def to_utc(local: dt.datetime, tz_name: str) -> dt.datetime:
@@ -125,8 +125,16 @@ class Slot:
 
 
 def slot_due(rules: SlotRules, local_date: dt.date, index: int) -> dt.datetime:
-    wall = out_of_quiet_hours(dt.datetime.combine(local_date, rules.times[index]), rules.quiet)
-    return to_utc(wall, rules.tz_name)
+    wall = dt.datetime.combine(local_date, rules.times[index])
+    # Out of quiet hours, then out of a DST gap; the gap's end may itself be quiet.
+    for _ in range(3):
+        wall = out_of_quiet_hours(wall, rules.quiet)
+        due = to_utc(wall, rules.tz_name)
+        actual = due.astimezone(zone(rules.tz_name)).replace(tzinfo=None)
+        if actual == wall or not any(w.contains(actual.time()) for w in rules.quiet):
+            return due
+        wall = actual
+    return due
 
 
 def next_slot(

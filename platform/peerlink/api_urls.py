@@ -95,6 +95,7 @@ urlpatterns = [
     path("supervision/", include("supervision.urls")),
     path("", include("staffing.urls")),
     path("", include("messaging.risk.urls")),
+    path("", include("scheduling.urls")),
     path(
         "saved-replies/<int:reply_id>/",
         messaging.SavedReplyDetailView.as_view(),

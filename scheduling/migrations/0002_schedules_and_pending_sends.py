@@ -79,7 +79,7 @@ class Migration(migrations.Migration):
                 ('slot_date', models.DateField()),
                 ('slot_index', models.PositiveSmallIntegerField()),
                 ('due_at', models.DateTimeField()),
-                ('outcome', models.CharField(choices=[('sent', 'Sent'), ('stale', 'Skipped: too late (missed by more than the staleness limit)'), ('quiet_hours', 'Skipped: it would have gone in quiet hours'), ('alert_pause', 'Skipped: a risk alert about the person is open'), ('enrolment_paused', 'Skipped: the enrolment is paused'), ('stopped', 'Not sent: the stream stopped')], max_length=16)),
+                ('outcome', models.CharField(choices=[('sent', 'Sent'), ('stale', 'Skipped: too late (missed by more than the staleness limit)'), ('quiet_hours', 'Skipped: it would have gone in quiet hours'), ('alert_pause', 'Skipped: a risk alert about the person is open'), ('enrolment_paused', 'Skipped: the enrolment is paused'), ('no_sms_consent', 'Skipped: no thread, and no consent to texts by SMS')], max_length=16)),
                 ('handled_at', models.DateTimeField()),
                 ('library_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='scheduling.librarymessage')),
                 ('message', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='messaging.message')),

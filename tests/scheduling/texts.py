@@ -4,24 +4,60 @@ programme whose every enrolment gets texts, and time travel in UTC."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from messaging.models import Message, MessageChannel
-from people.models import Channel
-from programmes.models import Enrolment, Programme
+import time_machine
+
+from messaging.models import Message, MessageChannel, OutboxPurpose, SmsOutbox
+from people.models import Channel, User
+from programmes.models import Enrolment, Programme, Role
 from programmes.services import ArmSpec
+from scheduling.dispatch import DispatchResult, dispatch_due
 from scheduling.library_format import LibrarySpec, MessageSpec
-from scheduling.models import MessageLibrary, PendingSend, SendRecord, Stream
+from scheduling.models import (
+    MessageLibrary,
+    PendingSend,
+    SendOutcome,
+    SendRecord,
+    SendState,
+    Stream,
+)
+from scheduling.selectors import scheduled_text
 from scheduling.services import configure_schedule, import_library
-from tests.support.factories import enrol, make_programme
+from tests.support.factories import enrol, make_programme, make_staff
 
 TEXTS_ONLY = (ArmSpec("texts", "Supportive texts", False, True, True),)
 NO_TEXTS = (ArmSpec("usual_care", "Usual care", False, False, False),)
+PEER_AND_TEXTS = (
+    ArmSpec("peer_support_texts", "Peer support and supportive texts", True, True, True),
+)
+PEER_ONLY = (ArmSpec("peer_support", "Peer support", True, False, False),)
+# Supportive texts without reminders: an arm some programmes run.
+SUPPORTIVE_ONLY = (ArmSpec("supportive", "Supportive texts only", False, True, False),)
 
 
 def utc(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC)
+
+
+def instant(when: str | dt.datetime) -> dt.datetime:
+    return utc(when) if isinstance(when, str) else when
+
+
+@contextmanager
+def clock(when: str | dt.datetime) -> Iterator[dt.datetime]:
+    """The clock stands still at `when` (a UTC instant, "YYYY-MM-DDTHH:MM")."""
+    moment = instant(when)
+    with time_machine.travel(moment, tick=False):
+        yield moment
+
+
+def dispatch(when: str | dt.datetime) -> DispatchResult:
+    """One dispatcher tick at the UTC instant `when`."""
+    with clock(when):
+        return dispatch_due()
 
 
 def library(
@@ -53,10 +89,41 @@ def library(
     return MessageLibrary.objects.get(slug=slug)
 
 
+def library_of(
+    entries: Sequence[tuple[str, int, str]], *, slug: str = "ordered", track: str = "general"
+) -> MessageLibrary:
+    """A library of approved supportive texts given as (key, position, text), in file order."""
+    spec = LibrarySpec(
+        slug=slug,
+        name=slug.title(),
+        is_sample=False,
+        messages=tuple(
+            MessageSpec(
+                key=key,
+                track=track,
+                category="supportive",
+                language="en",
+                position=position,
+                text=text,
+                author="Author A",
+                approver="Clinician B",
+                approved_on=dt.date(2026, 11, 1),
+            )
+            for key, position, text in entries
+        ),
+    )
+    import_library(spec=spec)
+    return MessageLibrary.objects.get(slug=slug)
+
+
 def text_programme(
-    *, arms: Sequence[ArmSpec] = TEXTS_ONLY, lib: MessageLibrary | None = None, **schedule: Any
+    *,
+    arms: Sequence[ArmSpec] = TEXTS_ONLY,
+    lib: MessageLibrary | None = None,
+    slug: str = "trial",
+    **schedule: Any,
 ) -> Programme:
-    programme = make_programme(arms=arms)
+    programme = make_programme(slug=slug, arms=arms)
     configure_schedule(programme=programme, changed_by=None, library=lib or library(), **schedule)
     return programme
 
@@ -66,8 +133,33 @@ def enrol_for_texts(programme: Programme, **kwargs: Any) -> Enrolment:
     return enrol(programme, peer_support=None, **kwargs)
 
 
+def enrol_in_arm(programme: Programme, arm: str, **kwargs: Any) -> Enrolment:
+    """Enrol people until one is allocated `arm` (each retry is a new person)."""
+    for _ in range(200):
+        enrolment = enrol_for_texts(programme, **kwargs)
+        if enrolment.arm.code == arm:
+            return enrolment
+    raise AssertionError(f"allocation never produced the arm {arm}")
+
+
+def supervisor(programme: Programme) -> User:
+    return make_staff(programme, Role.SUPERVISOR)
+
+
 def supportive(enrolment: Enrolment) -> PendingSend:
     return PendingSend.objects.get(enrolment=enrolment, stream=Stream.SUPPORTIVE)
+
+
+def reminder_rows(enrolment: Enrolment) -> list[PendingSend]:
+    return list(
+        PendingSend.objects.filter(enrolment=enrolment, stream=Stream.REMINDER).order_by("pk")
+    )
+
+
+def scheduled_rows(enrolment: Enrolment) -> list[PendingSend]:
+    return list(
+        PendingSend.objects.filter(enrolment=enrolment, state=SendState.SCHEDULED).order_by("pk")
+    )
 
 
 def automated_bodies(enrolment: Enrolment) -> list[str]:
@@ -80,9 +172,46 @@ def automated_bodies(enrolment: Enrolment) -> list[str]:
     return [message_payload(m, conversation)["body"] for m in messages]
 
 
-def outcomes(enrolment: Enrolment) -> list[str]:
+def automated_outbox(enrolment: Enrolment) -> list[SmsOutbox]:
     return list(
-        SendRecord.objects.filter(pending_send__enrolment=enrolment)
-        .order_by("pending_send", "seq")
-        .values_list("outcome", flat=True)
+        SmsOutbox.objects.filter(
+            participant=enrolment.participant, purpose=OutboxPurpose.AUTOMATED
+        ).order_by("pk")
     )
+
+
+def records(enrolment: Enrolment, stream: str | None = None) -> list[SendRecord]:
+    found = SendRecord.objects.filter(pending_send__enrolment=enrolment)
+    if stream is not None:
+        found = found.filter(pending_send__stream=stream)
+    return list(found.select_related("message").order_by("handled_at", "pending_send", "seq"))
+
+
+def outcomes(enrolment: Enrolment, stream: str | None = None) -> list[str]:
+    return [r.outcome for r in records(enrolment, stream)]
+
+
+def sent_texts(enrolment: Enrolment, stream: str | None = None) -> list[str]:
+    """What the person was sent, in order, whichever way it went (their thread, or the outbox
+    of a person without one)."""
+    from messaging.selectors import message_payload
+
+    bodies = []
+    for record in records(enrolment, stream):
+        if record.outcome != SendOutcome.SENT:
+            continue
+        if record.message is not None:
+            conversation = record.message.conversation
+            bodies.append(message_payload(record.message, conversation)["body"])
+        else:
+            bodies.append(scheduled_text(record.pk))
+    return bodies
+
+
+def sent_at(enrolment: Enrolment, stream: str | None = None) -> list[dt.datetime]:
+    """When each text was sent (UTC), in order."""
+    return [
+        r.handled_at.astimezone(dt.UTC)
+        for r in records(enrolment, stream)
+        if r.outcome == SendOutcome.SENT
+    ]

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from audit.models import AuditEntry
 from messaging.models import Conversation, OutboxPurpose, SmsOutbox
@@ -28,6 +27,7 @@ from messaging.risk.services import escalate_due_alerts, flag_message, raise_sig
 from messaging.services import post_message
 from staffing.services import add_on_call_shift, set_staff_phone, staff_phone
 from tests.conftest import using_postgres
+from tests.support.concurrency import at_once
 from tests.support.factories import enrol, fictional_phone, make_world
 
 pytestmark = [
@@ -37,32 +37,6 @@ pytestmark = [
 
 T0 = dt.datetime(2026, 3, 2, 18, 0, tzinfo=dt.UTC)
 ALERTS = 200
-
-
-def at_once(*work: Callable[[], Any]) -> list[Any]:
-    """Run each callable in its own thread (own database connection), released together;
-    their results in order. Any exception fails the test."""
-    start = threading.Barrier(len(work))
-    results: list[Any] = [None] * len(work)
-    errors: list[BaseException] = []
-
-    def run(index: int, job: Callable[[], Any]) -> None:
-        try:
-            start.wait()
-            results[index] = job()
-        except BaseException as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(work)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not any(thread.is_alive() for thread in threads), "a worker hung"
-    assert errors == []
-    return results
 
 
 def test_two_sweepers_escalate_each_of_200_due_alerts_exactly_once(

@@ -16,6 +16,7 @@ from tests.platform.access import (
     matrix_boundaries,
     matrix_caseloads,
     matrix_risk,
+    matrix_scheduling,
     matrix_staffing,
     matrix_supervision,
     matrix_workload,
@@ -101,6 +102,7 @@ AREA_ROWS: list[dict[tuple[str, str], Case]] = [
     matrix_boundaries.ROWS,
     matrix_caseloads.ROWS,
     matrix_risk.ROWS,
+    matrix_scheduling.ROWS,
     matrix_staffing.ROWS,
     matrix_supervision.ROWS,
     matrix_workload.ROWS,
@@ -292,6 +294,8 @@ def test_role_gets_expected_status(world: World, endpoint: tuple[str, str], role
         response = client.delete(case.path(world))
     elif case.method == "PUT":
         response = client.put(case.path(world), case.body(world), content_type="application/json")
+    elif case.method == "PATCH":
+        response = client.patch(case.path(world), case.body(world), content_type="application/json")
     else:
         response = client.post(case.path(world), case.body(world), content_type="application/json")
     assert response.status_code == case.expected[role], response.content[:300]

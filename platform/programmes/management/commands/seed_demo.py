@@ -15,6 +15,7 @@ from people.models import Channel, User
 from people.selectors import participant_profile
 from programmes import services
 from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+from scheduling.demo import demo_texts_summary, seed_demo_texts
 from staffing.availability import WEEKDAYS
 from staffing.services import add_on_call_shift, set_staff_phone, set_working_hours
 
@@ -85,6 +86,8 @@ class Command(BaseCommand):
             "  service users: POST /api/v1/auth/sms-code/ with a demo number "
             "(e.g. +17805550101); the code is printed on this console."
         )
+        for line in demo_texts_summary(DEMO_SLUG):
+            self.stdout.write(line)
         texter = self._texting_participant()
         if texter:
             self.stdout.write(
@@ -172,6 +175,7 @@ class Command(BaseCommand):
         programme.auto_assign = True
         programme.save(update_fields=["auto_assign"])
         self._availability(programme, users)
+        seed_demo_texts(programme=programme, admin=admin)
 
     @staticmethod
     def _availability(programme: Programme, users: dict[str, User]) -> None:

@@ -1,0 +1,129 @@
+"""Two dispatchers at once on PostgreSQL (issue 7 item 6; DESIGN.md §3, scale-out): over
+thousands of due sends, SKIP LOCKED shares the work between them, and every send is handled
+exactly once: zero duplicates, zero misses. SQLite has one writer at a time and proves
+nothing here. Reminder texts are fictional."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+
+import pytest
+from django.db.models import Count
+
+from encryption.services import encrypt
+from messaging.models import Message, MessageChannel, SmsOutbox
+from people.models import Channel
+from programmes.services import ArmSpec
+from scheduling.dispatch import dispatch_due
+from scheduling.models import (
+    PendingSend,
+    Recurrence,
+    Reminder,
+    ReminderKind,
+    SendRecord,
+    SendState,
+    Stream,
+)
+from scheduling.selectors import reminder_ref
+from tests.conftest import using_postgres
+from tests.scheduling.texts import enrol_for_texts, text_programme, utc
+from tests.support.concurrency import at_once
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.skipif(not using_postgres(), reason="row locks: PEERLINK_TEST_DB=postgres"),
+]
+
+# Half the people chat with a peer supporter (texts go into their thread), half are in the
+# texts-only arm (no thread: texts go straight to the outbox).
+ARMS = (
+    ArmSpec("peer_support_texts", "Peer support and supportive texts", True, True, True),
+    ArmSpec("texts", "Supportive texts", False, True, True),
+)
+PEOPLE = 100
+REMINDERS_EACH = 20
+DUE = utc("2027-02-03T17:00")  # 10:00 in Edmonton
+
+
+def _due_world() -> int:
+    """PEOPLE enrolments, each with its supportive text and REMINDERS_EACH reminders due at
+    DUE. Returns how many sends are due."""
+    with_clock = utc("2027-02-02T17:30")
+    from time_machine import travel
+
+    with travel(with_clock, tick=False):
+        programme = text_programme(arms=ARMS)
+        enrolments = [enrol_for_texts(programme, channel=Channel.SMS) for _ in range(PEOPLE)]
+    rows = []
+    for enrolment in enrolments:
+        participant = enrolment.participant
+        for number in range(REMINDERS_EACH):
+            reminder = Reminder.objects.create(
+                enrolment=enrolment,
+                kind=ReminderKind.MEDICATION,
+                body_ciphertext=b"",
+                local_time=dt.time(10, 0),
+                first_date=dt.date(2027, 2, 3),
+                recurrence=Recurrence.ONCE,
+                last_date=dt.date(2027, 2, 3),
+            )
+            reminder.body_ciphertext = encrypt(
+                data_key=participant.data_key,
+                plaintext=f"Fictional reminder {number}.",
+                ref=reminder_ref(reminder.pk),
+            )
+            reminder.save(update_fields=["body_ciphertext"])
+            rows.append(
+                PendingSend(
+                    enrolment=enrolment,
+                    stream=Stream.REMINDER,
+                    reminder=reminder,
+                    state=SendState.SCHEDULED,
+                    due_at=DUE,
+                    stale_at=DUE + dt.timedelta(hours=3),
+                    slot_date=dt.date(2027, 2, 3),
+                    slot_index=0,
+                )
+            )
+    PendingSend.objects.bulk_create(rows)
+    assert PendingSend.objects.filter(stream=Stream.SUPPORTIVE, due_at=DUE).count() == PEOPLE
+    return PendingSend.objects.filter(state=SendState.SCHEDULED, due_at__lte=DUE).count()
+
+
+def test_two_dispatchers_send_each_of_thousands_of_due_texts_exactly_once(
+    transactional_db: None,
+) -> None:
+    due = _due_world()
+    assert due == PEOPLE * (REMINDERS_EACH + 1)
+
+    first, second = at_once(
+        lambda: dispatch_due(now=DUE, batch=50), lambda: dispatch_due(now=DUE, batch=50)
+    )
+
+    assert first.outcomes["sent"] > 0 and second.outcomes["sent"] > 0, "both did some work"
+    assert first.handled + second.handled == due
+    records = SendRecord.objects.all()
+    assert records.count() == due
+    assert Counter(records.values_list("outcome", flat=True)) == {"sent": due}
+    # Each stream's first send, once: every row moved on to sequence number 2.
+    assert not PendingSend.objects.exclude(seq=2).exists()
+    threaded = Message.objects.filter(channel=MessageChannel.AUTOMATED)
+    assert (
+        not threaded.values("conversation", "client_id")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+        .exists()
+    )
+    direct = SmsOutbox.objects.filter(scheduled_send__isnull=False)
+    assert threaded.count() + direct.count() == due
+    # One SMS per send (everyone reads by SMS): none doubled, none missing.
+    assert SmsOutbox.objects.filter(purpose="automated").count() == due
+
+
+def test_a_second_run_after_two_concurrent_ones_finds_nothing_due(transactional_db: None) -> None:
+    due = _due_world()
+    at_once(lambda: dispatch_due(now=DUE), lambda: dispatch_due(now=DUE))
+    again = dispatch_due(now=DUE)
+    assert again.handled == 0
+    assert SendRecord.objects.count() == due
