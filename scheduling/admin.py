@@ -26,19 +26,28 @@ from scheduling.services import configure_schedule, validate_schedule
 
 
 class LibraryMessageInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Shown, not edited: a text changed here would keep its approval without an audit
+    entry. Clinical content changes through a file (`import_library`, audited)."""
+
     model = LibraryMessage
     extra = 0
     fields = ("key", "track", "category", "language", "position", "text", "approver", "approved_on")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(MessageLibrary)
 class MessageLibraryAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("slug", "name", "is_sample", "updated_at")
+    readonly_fields = ("slug", "is_sample")
     inlines = [LibraryMessageInline]
 
 
 @admin.register(LibraryMessage)
-class LibraryMessageAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class LibraryMessageAdmin(ReadOnlyAdmin):
     list_display = ("key", "library", "track", "category", "language", "position", "approved_on")
     list_filter = ("library", "track", "category", "language")
     search_fields = ("key", "text")

@@ -125,8 +125,9 @@ class ResumeTextsView(APIView):
 
 
 class ReminderListView(APIView):
-    """GET: the person's reminders with their text, in the order they begin (`?all=1` adds
-    cancelled ones); every listing is audited. POST: a new reminder."""
+    """GET: the person's reminders, in the order they begin (`?all=1` adds cancelled ones),
+    with their text for those who may read the conversation (not programme admins); every
+    listing is audited. POST: a new reminder."""
 
     permission_classes = [CaseworkStaff]
 
@@ -144,7 +145,8 @@ class ReminderListView(APIView):
             reminders = selectors.reminders_of(
                 enrolment, include_cancelled=query.validated_data["all"]
             )
-            payload = [reminder_payload(r, tz_name=tz_name, with_text=True) for r in reminders]
+            with_text = selectors.may_read_reminder_text(user, enrolment)
+            payload = [reminder_payload(r, tz_name=tz_name, with_text=with_text) for r in reminders]
             record(
                 action="reminders.read",
                 actor=user,
@@ -174,7 +176,11 @@ class ReminderListView(APIView):
             created_by=user,
         )
         return Response(
-            reminder_payload(reminder, tz_name=enrolment.participant.time_zone, with_text=True),
+            reminder_payload(
+                reminder,
+                tz_name=enrolment.participant.time_zone,
+                with_text=selectors.may_read_reminder_text(user, enrolment),
+            ),
             status=status.HTTP_201_CREATED,
         )
 

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import DatabaseError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from encryption.services import DecryptionError
 from messaging.actions.sms_consent import has_opted_out
 from messaging.models import (
     Conversation,
@@ -34,7 +34,6 @@ from messaging.models import (
 from messaging.risk.selectors import texts_paused_for
 from messaging.services import post_message
 from messaging.sms.outbox import queue_sms
-from peerlink.errors import DomainError
 from people.selectors import sms_allowed
 from programmes.models import EnrolmentStatus, Programme
 from scheduling.models import (
@@ -267,25 +266,38 @@ def _postpone(row: PendingSend, now: dt.datetime) -> None:
 
 
 def dispatch_due(
-    *, now: dt.datetime | None = None, batch: int = DEFAULT_BATCH, max_batches: int | None = None
+    *,
+    now: dt.datetime | None = None,
+    batch: int = DEFAULT_BATCH,
+    max_batches: int | None = None,
+    max_seconds: float | None = None,
 ) -> DispatchResult:
-    """Handle every due send: batch after batch until none is left (or `max_batches`).
-    Any number may run at once on PostgreSQL; each row is handled exactly once."""
+    """Handle every due send: batch after batch until none is left, or `max_batches` were
+    claimed, or `max_seconds` have passed (the beat's tick stops in time for the next one, so
+    that ticks do not pile up on the workers). Any number may run at once on PostgreSQL;
+    each row is handled exactly once."""
     result = DispatchResult()
-    library = Library()
     failed: set[int] = set()
     batches = 0
+    started = time.monotonic()
     while max_batches is None or batches < max_batches:
+        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            break
         batches += 1
         tick = now or timezone.now()
+        # Read afresh each batch: an admin's change (the schedule off, a text unapproved)
+        # holds from the next batch on.
+        library = Library()
         with transaction.atomic():
             rows = _claim(tick, batch, failed)
             for row in rows:
                 try:
                     with transaction.atomic():
                         result.outcomes[_handle(row, now=tick, library=library)] += 1
-                except (DomainError, DecryptionError, DatabaseError) as exc:
-                    # Not the person's text in the log: the row and the kind of failure.
+                except Exception as exc:
+                    # One row's failure (any kind: this must not hold up the batch's other
+                    # people) is rolled back to its savepoint and tried again later. Not the
+                    # person's text in the log: the row and the kind of failure.
                     logger.warning(
                         "scheduled send failed, retrying later pending_send=%s seq=%s: %s",
                         row.pk,

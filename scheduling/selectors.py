@@ -177,3 +177,11 @@ def recent_sends(enrolment: Enrolment, *, limit: int = RECENT_SENDS) -> list[Sen
         .select_related("pending_send")
         .order_by("-handled_at", "-pk")[:limit]
     )
+
+
+def may_read_reminder_text(user: AnyUser, enrolment: Enrolment) -> bool:
+    """Reminder texts may name a medicine or a clinic, and go into the thread: only those who
+    may read the person's conversation read them (not programme admins, who set things up)."""
+    from access.permissions import readable_conversation_enrolments
+
+    return readable_conversation_enrolments(user).filter(pk=enrolment.pk).exists()

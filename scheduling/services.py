@@ -174,13 +174,20 @@ def configure_schedule(
         setattr(schedule, name, value)
     validate_schedule(schedule)
     schedule.save()
+    plan_programme(programme=programme)
+    # Reminders follow the programme's quiet hours too.
+    replan_rows(
+        rows=_rows_of(
+            Q(enrolment__programme=programme, stream=Stream.REMINDER, state=SendState.SCHEDULED)
+        )
+    )
+    # Last: the audit chain's lock is held from here to the commit.
     record(
         action="text_schedule.changed",
         actor=changed_by,
         target=programme,
         details={"fields": sorted(fields)},
     )
-    plan_programme(programme=programme)
     return schedule
 
 
@@ -372,9 +379,12 @@ def plan_enrolment(*, enrolment: Enrolment, now: dt.datetime | None = None) -> P
     """Create or recompute the enrolment's supportive stream (after enrolment, or when its
     track or arm changed). None when the person gets no supportive texts."""
     now = now or timezone.now()
+    # The schedule locked: an admin switching it on now is waited for, then seen.
+    schedule = (
+        ProgrammeSchedule.objects.select_for_update().filter(programme=enrolment.programme).first()
+    )
     row = _rows_of(Q(enrolment=enrolment, stream=Stream.SUPPORTIVE)).first()
     if row is None:
-        schedule = schedule_of(enrolment.programme)
         if _wants_supportive(schedule, enrolment.arm.supportive_texts) is not None:
             return None
         row = PendingSend(enrolment=enrolment, stream=Stream.SUPPORTIVE, state=SendState.SCHEDULED)
@@ -382,21 +392,29 @@ def plan_enrolment(*, enrolment: Enrolment, now: dt.datetime | None = None) -> P
         row.state == SendState.STOPPED and row.stop_reason not in REPLANNABLE_STOPS
     ):
         return row
-    _replan_row(row, now=now)
+    _replan_row(row, now=now, schedule=schedule)
     row.save()
     return row
+
+
+def replan_rows(*, rows: QuerySet[PendingSend], now: dt.datetime | None = None) -> int:
+    """Recompute the next send of each (locked) row. Returns how many."""
+    now = now or timezone.now()
+    count = 0
+    for row in rows:
+        _replan_row(row, now=now)
+        row.save()
+        count += 1
+    return count
 
 
 @transaction.atomic
 def replan_participant(*, participant: Participant, now: dt.datetime | None = None) -> int:
     """Recompute every scheduled send of the person (their time zone or quiet hours changed).
     Returns how many rows were replanned."""
-    now = now or timezone.now()
-    rows = list(_rows_of(Q(enrolment__participant=participant, state=SendState.SCHEDULED)))
-    for row in rows:
-        _replan_row(row, now=now)
-        row.save()
-    return len(rows)
+    return replan_rows(
+        rows=_rows_of(Q(enrolment__participant=participant, state=SendState.SCHEDULED)), now=now
+    )
 
 
 @transaction.atomic

@@ -79,6 +79,10 @@ def opt_out_of_sms(*, participant: Participant, source: str, reference: str) -> 
     closed = withdraw_consent(participant=participant, kind=ConsentKind.SMS, source=source)
     if not closed:
         return False
+    # The apps' own sends stop first: the scheduler locks the person's pending sends, waiting
+    # for a dispatcher that holds them, and so in the dispatcher's order (pending sends, then
+    # the conversation): no deadlock, and the texts it just queued are cancelled below.
+    sms_opted_out.send(sender=Participant, participant=participant, source=source)
     _cancel_waiting_texts(participant)
     notice = (
         texts.NOTICE_OPTED_OUT_BY_CARRIER
@@ -88,8 +92,8 @@ def opt_out_of_sms(*, participant: Participant, source: str, reference: str) -> 
     notify_open_conversations(
         participant=participant, body=notice, client_id=f"sms-opt-out:{reference}"
     )
+    # Last: the audit chain's lock is held from here to the commit.
     record(action="sms.opted_out", target=participant, details={"source": source})
-    sms_opted_out.send(sender=Participant, participant=participant, source=source)
     return True
 
 
@@ -105,9 +109,9 @@ def opt_in_to_sms(*, participant: Participant, source: str, reference: str) -> b
     grant_consent(
         participant=participant, kind=ConsentKind.SMS, version=last.version, source=source
     )
+    sms_opted_in.send(sender=Participant, participant=participant, source=source)
     notify_open_conversations(
         participant=participant, body=texts.NOTICE_OPTED_IN, client_id=f"sms-opt-in:{reference}"
     )
     record(action="sms.opted_in", target=participant, details={"source": source})
-    sms_opted_in.send(sender=Participant, participant=participant, source=source)
     return True

@@ -194,11 +194,12 @@ def update_timing_preferences(
     for field in changed:
         setattr(participant, field, changes[field])
     participant.save(update_fields=changed)
+    timing_preferences_changed.send(sender=Participant, participant=participant)
+    # Last: the audit chain's lock is held from here to the commit.
     record(
         action="participant.timing_changed",
         actor=changed_by,
         target=participant,
         details={"fields": sorted(changed)},
     )
-    timing_preferences_changed.send(sender=Participant, participant=participant)
     return participant

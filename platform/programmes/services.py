@@ -241,6 +241,9 @@ def enrol_participant(
             recorded_by=enrolled_by,
         )
     open_conversation(enrolment=enrolment)
+    # Before the audit entries: a receiver may wait on a lock (the scheduler on the text
+    # schedule), and the audit chain's lock is held from the first entry to the commit.
+    enrolment_started.send(sender=Enrolment, enrolment=enrolment)
     record(
         action="enrolment.created",
         actor=enrolled_by,
@@ -260,7 +263,6 @@ def enrol_participant(
     if programme.auto_assign and allocation.arm.peer_support:
         # Nobody suitable on duty: the person waits in the queue for `assign_waiting`.
         auto_assign(enrolment=enrolment)
-    enrolment_started.send(sender=Enrolment, enrolment=enrolment)
     return enrolment
 
 
@@ -365,8 +367,9 @@ def end_enrolment(*, enrolment: Enrolment, status: str, ended_by: User | None) -
     affected = list(ending.values_list("peer_supporter_id", flat=True))
     ending.update(ended_at=now)
     transaction.on_commit(lambda: messaging_events.caseload_changed(affected))
-    record(action=f"enrolment.{status}", actor=ended_by, target=enrolment, details={})
     enrolment_ended.send(sender=Enrolment, enrolment=enrolment)
+    # Last: the audit chain's lock is held from here to the commit.
+    record(action=f"enrolment.{status}", actor=ended_by, target=enrolment, details={})
     return enrolment
 
 

@@ -81,3 +81,20 @@ def test_scheduler_records_cannot_be_added_in_the_admin(
 ) -> None:
     assert superuser_client.get(f"/admin/scheduling/{model}/add/").status_code == 403
     assert superuser_client.get(f"/admin/scheduling/{model}/").status_code == 200
+
+
+def test_library_texts_are_shown_but_not_editable_in_the_admin(superuser_client: Client) -> None:
+    approved = library()
+    message = approved.messages.first()
+    assert message is not None
+    page = superuser_client.get(f"/admin/scheduling/librarymessage/{message.pk}/change/")
+    assert page.status_code == 200
+    assert 'name="text"' not in page.content.decode()
+    library_page = superuser_client.get(f"/admin/scheduling/messagelibrary/{approved.pk}/change/")
+    assert 'name="messages-0-text"' not in library_page.content.decode()
+    refused = superuser_client.post(
+        f"/admin/scheduling/librarymessage/{message.pk}/change/", {"text": "Changed."}
+    )
+    assert refused.status_code == 403
+    message.refresh_from_db()
+    assert message.text != "Changed."

@@ -201,6 +201,15 @@ def test_a_created_reminder_is_listed_with_its_text(cast: Cast) -> None:
     assert listed[0]["last_date"] == TOMORROW.isoformat()
 
 
+def test_a_programme_admin_lists_reminders_without_their_text(cast: Cast) -> None:
+    _a_reminder(cast)
+    listed = signed_in_client(cast.admin).get(f"{_base(cast.enrolment)}/reminders/").json()
+    assert len(listed) == 1
+    assert "text" not in listed[0]
+    supervised = signed_in_client(cast.supervisor).get(f"{_base(cast.enrolment)}/reminders/")
+    assert supervised.json()[0]["text"] == "Evening tablets."
+
+
 def test_a_recurring_reminder_keeps_its_last_date(cast: Cast) -> None:
     created = _post(
         signed_in_client(cast.supervisor),

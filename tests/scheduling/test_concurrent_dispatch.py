@@ -6,15 +6,20 @@ nothing here. Reminder texts are fictional."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections import Counter
 
 import pytest
 from django.db.models import Count
+from time_machine import travel
 
 from encryption.services import encrypt
+from messaging.actions.sms_consent import has_opted_out, opt_out_of_sms
 from messaging.models import Message, MessageChannel, SmsOutbox
-from people.models import Channel
+from people.models import Channel, ConsentSource
 from programmes.services import ArmSpec
+from scheduling import dispatch as dispatch_module
 from scheduling.dispatch import dispatch_due
 from scheduling.models import (
     PendingSend,
@@ -50,8 +55,6 @@ def _due_world() -> int:
     """PEOPLE enrolments, each with its supportive text and REMINDERS_EACH reminders due at
     DUE. Returns how many sends are due."""
     with_clock = utc("2027-02-02T17:30")
-    from time_machine import travel
-
     with travel(with_clock, tick=False):
         programme = text_programme(arms=ARMS)
         enrolments = [enrol_for_texts(programme, channel=Channel.SMS) for _ in range(PEOPLE)]
@@ -127,3 +130,42 @@ def test_a_second_run_after_two_concurrent_ones_finds_nothing_due(transactional_
     again = dispatch_due(now=DUE)
     assert again.handled == 0
     assert SendRecord.objects.count() == due
+
+
+def test_a_stop_while_the_dispatcher_holds_the_persons_send_waits_for_it_and_wins(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch, fake_twilio: object
+) -> None:
+    """STOP locks the person's pending sends before their conversation, the dispatcher's
+    order: it waits for the batch instead of deadlocking (which would roll the STOP back),
+    then stops the stream and cancels what the batch queued, if not already sent."""
+    with travel(utc("2027-02-02T17:30"), tick=False):
+        programme = text_programme(arms=ARMS[:1])
+        enrolment = enrol_for_texts(programme, channel=Channel.SMS)
+    participant = enrolment.participant
+    inside = threading.Event()
+    real_post = dispatch_module.post_message
+
+    def slow_post(**kwargs: object) -> object:
+        inside.set()
+        time.sleep(1.0)  # the STOP arrives while the batch holds the pending row
+        return real_post(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dispatch_module, "post_message", slow_post)
+
+    def stop_when_inside() -> bool:
+        assert inside.wait(timeout=30)
+        return opt_out_of_sms(participant=participant, source=ConsentSource.SMS, reference="SM1")
+
+    with travel(DUE, tick=False):
+        result, stopped = at_once(lambda: dispatch_due(now=DUE), stop_when_inside)
+
+    assert stopped is True
+    assert has_opted_out(participant)
+    assert result.outcomes["sent"] == 1
+    row = PendingSend.objects.get(enrolment=enrolment, stream=Stream.SUPPORTIVE)
+    assert (row.state, row.stop_reason) == (SendState.STOPPED, "opted_out")
+    # The batch's one text went out before the STOP or was cancelled by it: never pending.
+    (outbox,) = SmsOutbox.objects.filter(purpose="automated")
+    assert outbox.status in ("sent", "skipped")
+    with travel(DUE + dt.timedelta(days=1), tick=False):
+        assert dispatch_due().handled == 0

@@ -727,3 +727,21 @@ def test_the_dispatch_due_command_says_when_nothing_is_due() -> None:
         call_command("dispatch_due", stdout=out)
 
     assert out.getvalue().strip() == "Handled 0: none due."
+
+
+def test_a_time_boxed_tick_stops_and_leaves_the_rest_for_the_next_one() -> None:
+    enrolment = enrolled()
+    with clock(DAY_1):
+        assert dispatch_due(max_seconds=0).handled == 0
+        assert supportive(enrolment).due_at == DAY_1
+        assert dispatch_due(max_seconds=60).handled == 1
+
+
+def test_the_beat_runs_the_dispatcher_every_minute_and_drops_a_tick_left_queued() -> None:
+    from django.conf import settings
+
+    (entry,) = [
+        e for e in settings.CELERY_BEAT_SCHEDULE.values() if e["task"] == "scheduling.dispatch_due"
+    ]
+    assert entry["schedule"] == 60.0
+    assert entry["options"]["expires"] < 60.0

@@ -26,7 +26,7 @@ from scheduling.models import (
     SendState,
     StopReason,
 )
-from scheduling.services import configure_schedule
+from scheduling.services import configure_schedule, create_reminder
 from tests.scheduling.texts import (
     clock,
     dispatch,
@@ -153,6 +153,25 @@ def test_changing_the_send_time_replans_every_enrolment() -> None:
     assert dispatch("2027-01-05T21:00").outcomes == Counter({SendOutcome.SENT: 1})
     assert sent_at(london) == [utc("2027-01-05T14:00")]
     assert sent_at(edmonton) == [utc("2027-01-05T21:00")]
+
+
+def test_longer_programme_quiet_hours_move_a_reminder_to_their_end() -> None:
+    with clock(ENROLLED):
+        programme = text_programme()
+        enrolment = enrol_for_texts(programme)
+        reminder = create_reminder(
+            enrolment=enrolment,
+            kind="medication",
+            body="Fictional morning tablets.",
+            local_time=dt.time(8, 30),
+            first_date=dt.date(2027, 1, 5),
+            created_by=None,
+        )
+    with clock("2027-01-04T20:00"):
+        configure_schedule(programme=programme, changed_by=None, quiet_hours_end=dt.time(9, 0))
+    row = PendingSend.objects.get(reminder=reminder)
+    # 08:30 is now quiet: the reminder moves to 09:00 local (16:00 UTC), it is not lost.
+    assert row.due_at == utc("2027-01-05T16:00")
 
 
 def test_turning_the_schedule_off_stops_every_stream_with_schedule_off() -> None:

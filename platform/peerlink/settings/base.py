@@ -156,7 +156,12 @@ CELERY_BEAT_SCHEDULE = {
     # The caseload waiting queue goes to peer supporters as they come on duty.
     "assign-waiting": {"task": "programmes.assign_waiting", "schedule": 60.0},
     # Scheduled supportive texts and reminders that are due (scheduling/dispatch.py).
-    "dispatch-due-texts": {"task": "scheduling.dispatch_due", "schedule": 60.0},
+    # A tick still queued after a minute is dropped: the next one does its work.
+    "dispatch-due-texts": {
+        "task": "scheduling.dispatch_due",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
 }
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")
