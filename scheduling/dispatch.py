@@ -17,24 +17,26 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db import connection, transaction
 from django.utils import timezone
 
-from messaging.actions.sms_consent import has_opted_out
+from messaging.actions.sms_consent import opted_out_ids
 from messaging.models import (
     Conversation,
+    Message,
     MessageChannel,
     OutboxPurpose,
     OutboxTemplate,
     SenderRole,
 )
-from messaging.risk.selectors import texts_paused_for
+from messaging.risk.selectors import texts_paused_ids
 from messaging.services import post_message
 from messaging.sms.outbox import queue_sms
-from people.selectors import sms_allowed
+from people.selectors import sms_allowed_ids
 from programmes.models import EnrolmentStatus, Programme
 from scheduling.models import (
     MessageCategory,
@@ -85,6 +87,33 @@ class Library:
 
 
 @dataclass(frozen=True)
+class BatchFacts:
+    """What the per-row checks need, read for the whole batch in four queries rather than
+    per row: who has opted out, who may get SMS, whose texts an alert holds, who has a
+    thread."""
+
+    opted_out: set[uuid.UUID]
+    sms_allowed: set[uuid.UUID]
+    paused_by_alert: set[uuid.UUID]
+    conversations: dict[uuid.UUID, uuid.UUID]
+
+    @classmethod
+    def of(cls, rows: list[PendingSend]) -> BatchFacts:
+        participants = {row.enrolment.participant_id for row in rows}
+        enrolments = {row.enrolment_id for row in rows}
+        return cls(
+            opted_out=opted_out_ids(participants),
+            sms_allowed=sms_allowed_ids(participants),
+            paused_by_alert=texts_paused_ids(enrolments),
+            conversations=dict(
+                Conversation.objects.filter(enrolment_id__in=enrolments).values_list(
+                    "enrolment_id", "pk"
+                )
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Content:
     body: str
     library_message_id: int | None
@@ -114,10 +143,12 @@ def _supportive_content(row: PendingSend, schedule: ProgrammeSchedule, library: 
 
 def _reminder_content(row: PendingSend) -> Content:
     assert row.reminder is not None
-    return Content(reminder_text(row.reminder), None)
+    return Content(reminder_text(row.reminder, participant=row.enrolment.participant), None)
 
 
-def _stop_reason(row: PendingSend, schedule: ProgrammeSchedule | None) -> str | None:
+def _stop_reason(
+    row: PendingSend, schedule: ProgrammeSchedule | None, facts: BatchFacts
+) -> str | None:
     enrolment = row.enrolment
     if enrolment.status not in (EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED):
         return StopReason.ENROLMENT_ENDED
@@ -132,13 +163,13 @@ def _stop_reason(row: PendingSend, schedule: ProgrammeSchedule | None) -> str | 
             return StopReason.SCHEDULE_OFF
         if not enrolment.arm.supportive_texts:
             return StopReason.NOT_IN_ARM
-    if has_opted_out(enrolment.participant):
+    if enrolment.participant_id in facts.opted_out:
         return StopReason.OPTED_OUT
     return None
 
 
 def _skip_reason(
-    row: PendingSend, schedule: ProgrammeSchedule | None, now: dt.datetime
+    row: PendingSend, schedule: ProgrammeSchedule | None, now: dt.datetime, facts: BatchFacts
 ) -> str | None:
     enrolment = row.enrolment
     assert row.stale_at is not None
@@ -151,25 +182,44 @@ def _skip_reason(
         return SendOutcome.ENROLMENT_PAUSED
     # Reminders (an appointment, a medicine) still go during a risk alert; supportive texts
     # wait if the programme says so.
-    if row.stream == Stream.SUPPORTIVE and texts_paused_for(enrolment):
+    if row.stream == Stream.SUPPORTIVE and enrolment.pk in facts.paused_by_alert:
         return SendOutcome.ALERT_PAUSE
     return None
 
 
-def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
+PLANNED_FIELDS = [
+    "state",
+    "stop_reason",
+    "due_at",
+    "stale_at",
+    "slot_date",
+    "slot_index",
+    "done_date",
+    "done_index",
+    "seq",
+    "sent_count",
+    "updated_at",
+]
+
+
+def _handle(row: PendingSend, *, now: dt.datetime, library: Library, facts: BatchFacts) -> str:
     """Send (or skip) the row's due send, record it and plan the next. Returns the outcome,
     or `stopped:<reason>`."""
     enrolment = row.enrolment
     schedule = library.schedule_for(enrolment.programme)
-    stop = _stop_reason(row, schedule)
+    stop = _stop_reason(row, schedule, facts)
     if stop is not None:
         _stop(row, state=SendState.STOPPED, reason=stop)
-        row.save()
+        row.save(update_fields=PLANNED_FIELDS)
         return f"stopped:{stop}"
     assert row.due_at is not None and row.slot_date is not None and row.slot_index is not None
-    outcome = _skip_reason(row, schedule, now)
-    conversation = Conversation.objects.filter(enrolment=enrolment).only("pk").first()
-    if outcome is None and conversation is None and not sms_allowed(enrolment.participant):
+    outcome = _skip_reason(row, schedule, now, facts)
+    conversation_id = facts.conversations.get(enrolment.pk)
+    if (
+        outcome is None
+        and conversation_id is None
+        and enrolment.participant_id not in facts.sms_allowed
+    ):
         # No thread and no SMS consent: nowhere the text could reach them.
         outcome = SendOutcome.NO_SMS_CONSENT
     content: Content | None = None
@@ -182,11 +232,11 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
                 content = _supportive_content(row, schedule, library)
         except NoContent as exc:
             _stop(row, state=SendState.STOPPED, reason=exc.reason)
-            row.save()
+            row.save(update_fields=PLANNED_FIELDS)
             return f"stopped:{exc.reason}"
         outcome = SendOutcome.SENT
         row.sent_count += 1
-    record = SendRecord.objects.create(
+    record = SendRecord(
         pending_send=row,
         seq=row.seq,
         slot_date=row.slot_date,
@@ -196,36 +246,39 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library) -> str:
         library_message_id=content.library_message_id if content else None,
         handled_at=now,
     )
-    if content is not None:
-        _deliver(row, record, content.body, conversation)
+    if content is not None and conversation_id is not None:
+        record.message = _post_to_thread(row, conversation_id, content.body)
+    record.save(force_insert=True)
+    if content is not None and conversation_id is None:
+        _queue_without_thread(row, record)
     row.done_date, row.done_index = row.slot_date, row.slot_index
     row.seq += 1
     # The next send after this one and after now: a long outage skips what it missed.
     _replan_row(row, now=now, after=max(now, row.due_at), schedule=schedule)
-    row.save()
+    row.save(update_fields=PLANNED_FIELDS)
     return outcome
 
 
-def _deliver(
-    row: PendingSend, record: SendRecord, body: str, conversation: Conversation | None
-) -> None:
-    """Into the person's thread (the outbox texts it to an SMS reader); for a person with no
-    thread (an arm without peer support), straight to the outbox, by SMS."""
+def _post_to_thread(row: PendingSend, conversation_id: uuid.UUID, body: str) -> Message:
+    """Into the person's thread, labelled automated; the outbox texts it to an SMS reader,
+    not after the send goes stale."""
+    posted = post_message(
+        conversation_id=conversation_id,
+        sender=None,
+        sender_role=SenderRole.SYSTEM,
+        channel=MessageChannel.AUTOMATED,
+        body=body,
+        client_id=f"scheduled:{row.pk}:{row.seq}",
+        sms_purpose=OutboxPurpose.AUTOMATED,
+        sms_expires_at=row.stale_at,
+    )
+    return posted.message
+
+
+def _queue_without_thread(row: PendingSend, record: SendRecord) -> None:
+    """A person with no thread (an arm without peer support): straight to the outbox, which
+    reads the text from the record at send time."""
     enrolment = row.enrolment
-    if conversation is not None:
-        posted = post_message(
-            conversation_id=conversation.pk,
-            sender=None,
-            sender_role=SenderRole.SYSTEM,
-            channel=MessageChannel.AUTOMATED,
-            body=body,
-            client_id=f"scheduled:{row.pk}:{row.seq}",
-            sms_purpose=OutboxPurpose.AUTOMATED,
-            sms_expires_at=row.stale_at,
-        )
-        record.message = posted.message
-        record.save(update_fields=["message"])
-        return
     participant = enrolment.participant
     queue_sms(
         participant=participant,
@@ -243,7 +296,10 @@ def _claim(now: dt.datetime, batch: int, failed: set[int]) -> list[PendingSend]:
         PendingSend.objects.filter(state=SendState.SCHEDULED, due_at__lte=now)
         .exclude(pk__in=failed)
         .select_related(
-            "enrolment__participant", "enrolment__programme", "enrolment__arm", "reminder"
+            "enrolment__participant__data_key",
+            "enrolment__programme",
+            "enrolment__arm",
+            "reminder",
         )
         .order_by("due_at", "pk")
     )
@@ -290,10 +346,12 @@ def dispatch_due(
         library = Library()
         with transaction.atomic():
             rows = _claim(tick, batch, failed)
+            facts = BatchFacts.of(rows)
             for row in rows:
                 try:
                     with transaction.atomic():
-                        result.outcomes[_handle(row, now=tick, library=library)] += 1
+                        outcome = _handle(row, now=tick, library=library, facts=facts)
+                        result.outcomes[outcome] += 1
                 except Exception as exc:
                     # One row's failure (any kind: this must not hold up the batch's other
                     # people) is rolled back to its savepoint and tried again later. Not the

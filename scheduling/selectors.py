@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from access.permissions import AnyUser, visible_enrolments
 from encryption.services import FieldRef, decrypt
 from peerlink.errors import DomainError, NotFound
-from people.models import User
+from people.models import Participant, User
 from programmes.models import Enrolment, EnrolmentStatus
 from scheduling.library_format import LibrarySpec, MessageSpec
 from scheduling.models import (
@@ -66,10 +66,11 @@ def reminder_ref(reminder_id: int) -> FieldRef:
     return FieldRef(table="scheduling_reminder", row=str(reminder_id), field="body")
 
 
-def reminder_text(reminder: Reminder) -> str:
+def reminder_text(reminder: Reminder, *, participant: Participant | None = None) -> str:
     """A reminder's text: ciphertext under the person's data key (it may name a clinic or a
-    medicine). Raises DecryptionError, never returns ciphertext."""
-    participant = reminder.enrolment.participant
+    medicine). Raises DecryptionError, never returns ciphertext. `participant`: the person,
+    when the caller has them loaded already."""
+    participant = participant or reminder.enrolment.participant
     return decrypt(
         data_key=participant.data_key,
         ciphertext=bytes(reminder.body_ciphertext),

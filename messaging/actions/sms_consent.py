@@ -11,7 +11,7 @@ stop them. Opting in grants the consent again and sends `sms_opted_in`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from django.db import transaction
 from django.dispatch import Signal
@@ -34,6 +34,21 @@ def has_opted_out(participant: Participant) -> bool:
     """Whether the person's SMS consent was given and then withdrawn (START undoes that)."""
     last = _last_sms_consent(participant)
     return last is not None and last.withdrawn_at is not None
+
+
+def opted_out_ids(participant_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
+    """`has_opted_out` for many people in one query (the dispatcher's batch)."""
+    last: dict[uuid.UUID, bool] = {}
+    records = (
+        ConsentRecord.objects.filter(
+            participant_id__in=list(participant_ids), kind=ConsentKind.SMS, programme__isnull=True
+        )
+        .order_by("participant_id", "-granted_at", "-pk")
+        .values_list("participant_id", "withdrawn_at")
+    )
+    for participant_id, withdrawn_at in records:
+        last.setdefault(participant_id, withdrawn_at is not None)
+    return {participant_id for participant_id, opted_out in last.items() if opted_out}
 
 
 def _last_sms_consent(participant: Participant) -> ConsentRecord | None:

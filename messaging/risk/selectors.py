@@ -9,6 +9,7 @@ every supervisor, like the unrouted SMS intake.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -221,6 +222,17 @@ def texts_paused_for(enrolment: Enrolment) -> bool:
     if not enrolment.programme.pause_texts_during_alert:
         return False
     return RiskAlert.objects.filter(enrolment=enrolment, status__in=UNRESOLVED).exists()
+
+
+def texts_paused_ids(enrolment_ids: Iterable[Any]) -> set[Any]:
+    """`texts_paused_for` for many enrolments in one query (the dispatcher's batch)."""
+    return set(
+        RiskAlert.objects.filter(
+            enrolment_id__in=list(enrolment_ids),
+            status__in=UNRESOLVED,
+            enrolment__programme__pause_texts_during_alert=True,
+        ).values_list("enrolment_id", flat=True)
+    )
 
 
 def open_alert_count(programme_ids: list[int] | None = None) -> dict[str, int]:

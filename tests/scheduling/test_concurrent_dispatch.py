@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from django.db.models import Count
@@ -94,8 +95,21 @@ def _due_world() -> int:
     return PendingSend.objects.filter(state=SendState.SCHEDULED, due_at__lte=DUE).count()
 
 
+@pytest.fixture
+def sends_queued_not_run() -> Iterator[None]:
+    """The SMS tasks go to the (in-memory) broker instead of running in the dispatcher's
+    thread: what is tested is the dispatch, and 2,100 provider calls would only slow it."""
+    from peerlink.celery import app
+
+    app.conf.task_always_eager = False
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = True
+
+
 def test_two_dispatchers_send_each_of_thousands_of_due_texts_exactly_once(
-    transactional_db: None,
+    transactional_db: None, sends_queued_not_run: None
 ) -> None:
     due = _due_world()
     assert due == PEOPLE * (REMINDERS_EACH + 1)
@@ -122,13 +136,8 @@ def test_two_dispatchers_send_each_of_thousands_of_due_texts_exactly_once(
     assert threaded.count() + direct.count() == due
     # One SMS per send (everyone reads by SMS): none doubled, none missing.
     assert SmsOutbox.objects.filter(purpose="automated").count() == due
-
-
-def test_a_second_run_after_two_concurrent_ones_finds_nothing_due(transactional_db: None) -> None:
-    due = _due_world()
-    at_once(lambda: dispatch_due(now=DUE), lambda: dispatch_due(now=DUE))
-    again = dispatch_due(now=DUE)
-    assert again.handled == 0
+    # And a third dispatcher afterwards finds nothing left to do.
+    assert dispatch_due(now=DUE).handled == 0
     assert SendRecord.objects.count() == due
 
 
