@@ -263,3 +263,34 @@ async def test_read_past_the_last_message_stops_at_the_last_message(
     await three_messages(ws, peer, conversation)
     await person.send_json_to({"type": "read", "conversation": str(conversation.id), "seq": 99})
     assert (await ws.last(person, "read"))["seq"] == 3
+
+
+# Scheduled texts (issue 7): the dispatcher posts through post_message, so they ring too.
+
+
+def _plan_a_supportive_text(world: World) -> Any:
+    from programmes.models import Arm
+    from scheduling.models import PendingSend
+    from scheduling.services import configure_schedule
+    from tests.scheduling.texts import library
+
+    Arm.objects.filter(pk=world.own.arm_id).update(supportive_texts=True)
+    configure_schedule(programme=world.programme, changed_by=None, library=library())
+    return PendingSend.objects.get(enrolment=world.own).due_at
+
+
+async def test_a_scheduled_text_reaches_the_persons_socket_labelled_automated(
+    ws: Any, connect: Any, chat_world: World, conversation: Conversation
+) -> None:
+    from scheduling.dispatch import dispatch_due
+
+    person = await connect(chat_world.own.participant.user)
+    peer = await connect(chat_world.peer)
+    due = await database_sync_to_async(_plan_a_supportive_text)(chat_world)
+    await database_sync_to_async(dispatch_due)(now=due)
+    for socket in (person, peer):
+        message = (await ws.last(socket, "message"))["message"]
+        assert (message["channel"], message["body"]) == (
+            "automated",
+            "Fictional general text 1 (en).",
+        )
