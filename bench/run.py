@@ -22,6 +22,7 @@ BENCHMARKS = {
     "risk_screen.py": True,
     "chat.py": True,
     "sms_inbound.py": True,
+    "scheduler.py": True,
 }
 
 

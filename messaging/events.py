@@ -4,9 +4,11 @@ group's members, never phone numbers."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -23,15 +25,51 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def _group_send(group: str, event: dict[str, Any]) -> None:
+_pending = threading.local()
+
+
+@contextlib.contextmanager
+def batched() -> Iterator[None]:
+    """Doorbells rung inside are sent together on leaving, in one trip into the event loop
+    (each `async_to_sync` starts one, and opens a Redis connection): the dispatcher rings for
+    a whole batch of texts this way. Nested use joins the outer batch."""
+    if getattr(_pending, "events", None) is not None:
+        yield
+        return
+    _pending.events = []
+    try:
+        yield
+    finally:
+        events, _pending.events = _pending.events, None
+        if events:
+            _send_all(events)
+
+
+def _send_all(events: list[tuple[str, dict[str, Any]]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+
+    async def send() -> None:
+        for group, event in events:
+            try:
+                await layer.group_send(group, event)
+            except Exception as exc:
+                # The record is committed; clients recover by sync. The kind of failure only.
+                logger.warning("channel layer send failed: %s group=%s", type(exc).__name__, group)
+
     try:
-        async_to_sync(layer.group_send)(group, event)
+        async_to_sync(send)()
     except Exception as exc:
-        # The record is committed; clients recover by sync. Log the kind of failure only.
-        logger.warning("channel layer send failed: %s group=%s", type(exc).__name__, group)
+        logger.warning("channel layer send failed: %s", type(exc).__name__)
+
+
+def _group_send(group: str, event: dict[str, Any]) -> None:
+    pending = getattr(_pending, "events", None)
+    if pending is not None:
+        pending.append((group, event))
+        return
+    _send_all([(group, event)])
 
 
 def message_posted(conversation_id: uuid.UUID, payload: dict[str, Any]) -> None:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
+from messaging import events
 from messaging.actions.sms_consent import opted_out_ids
 from messaging.models import (
     Conversation,
@@ -344,7 +345,9 @@ def dispatch_due(
         # Read afresh each batch: an admin's change (the schedule off, a text unapproved)
         # holds from the next batch on.
         library = Library()
-        with transaction.atomic():
+        # The batch's doorbells (its messages, to the people's and peers' sockets) ring
+        # together after its commit.
+        with events.batched(), transaction.atomic():
             rows = _claim(tick, batch, failed)
             facts = BatchFacts.of(rows)
             for row in rows:
