@@ -66,7 +66,7 @@ RETRY_AFTER = dt.timedelta(minutes=5)
 @dataclass
 class Library:
     """Approved texts by (library, track, language), and programmes' schedules: read once
-    per tick."""
+    per batch."""
 
     texts: dict[tuple[int, str, str], list[tuple[int, str]]] = field(default_factory=dict)
     schedules: dict[int, ProgrammeSchedule | None] = field(default_factory=dict)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from peerlink.local_beat import Entry, run_due, schedule_entries
 
 
@@ -12,6 +14,9 @@ def test_the_local_beat_follows_the_celery_beat_schedule() -> None:
     assert {"messaging.sweep_sms_outbox", "risk.escalate_alerts"} <= tasks
 
 
+# run_due closes stale database connections after each task, as the real loop must: with a
+# connection left open by an earlier test in the same worker, that touches the database.
+@pytest.mark.django_db
 def test_an_entry_runs_when_due_and_then_waits_its_interval() -> None:
     entries = [Entry("tick", "some.task", every=15.0)]
     ran: list[str] = []
@@ -21,6 +26,7 @@ def test_an_entry_runs_when_due_and_then_waits_its_interval() -> None:
     assert ran == ["some.task", "some.task"]
 
 
+@pytest.mark.django_db
 def test_a_failing_task_does_not_stop_the_others() -> None:
     entries = [Entry("bad", "bad.task", every=5.0), Entry("good", "good.task", every=5.0)]
     ran: list[str] = []
