@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import CaseworkStaff, SignedIn
+from access.permissions import CaseworkStaff, SignedIn, request_user
 from audit.services import record
 from messaging import selectors, services
 from messaging.serializers import (
@@ -26,14 +26,7 @@ from messaging.serializers import (
     SavedReplySerializer,
 )
 from peerlink.errors import DomainError, NotFound
-from people.models import User
 from programmes.selectors import get_visible_programme
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
 
 NO_SUCH_CONVERSATION = NotFound("not_found", "No such conversation.")
 READ_ONLY = DomainError(
@@ -51,7 +44,7 @@ class ConversationListView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Conversations, newest first")})
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         rows = selectors.conversation_list(user)
         reviewed = [row["id"] for row in rows if not row["can_post"]]
         if reviewed:
@@ -72,7 +65,7 @@ class MessageHistoryView(APIView):
 
     @extend_schema(parameters=[HistoryQuerySerializer], responses={200: MessagePageSerializer})
     def get(self, request: Request, conversation_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         conversation = selectors.get_readable_conversation(user, conversation_id)
         query = HistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -111,7 +104,7 @@ class MarkReadView(APIView):
         request=ReadSerializer, responses={200: OpenApiResponse(description="{seq}: the marker")}
     )
     def post(self, request: Request, conversation_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         conversation = selectors.get_readable_conversation(user, conversation_id)
         if not selectors.may_post(user, conversation):
             raise READ_ONLY
@@ -130,7 +123,7 @@ class CaseNoteListView(APIView):
     permission_classes = [CaseworkStaff]
 
     def _conversation(self, request: Request, conversation_id: str) -> Any:
-        user = _user(request)
+        user = request_user(request)
         conversation = selectors.get_readable_conversation(user, conversation_id)
         if not selectors.may_keep_notes(user, conversation):
             raise NO_SUCH_CONVERSATION
@@ -138,7 +131,7 @@ class CaseNoteListView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Case notes, newest first")})
     def get(self, request: Request, conversation_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         conversation = self._conversation(request, conversation_id)
         with transaction.atomic():
             notes = selectors.case_notes(conversation)
@@ -154,7 +147,7 @@ class CaseNoteListView(APIView):
         request=CaseNoteSerializer, responses={201: OpenApiResponse(description="The note")}
     )
     def post(self, request: Request, conversation_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         conversation = self._conversation(request, conversation_id)
         serializer = CaseNoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -178,7 +171,7 @@ class SavedReplyListView(APIView):
         responses={200: OpenApiResponse(description="Saved replies, by title")},
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         query = SavedReplyQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         programme = get_visible_programme(user, query.validated_data["programme"])
@@ -189,7 +182,7 @@ class SavedReplyListView(APIView):
         request=SavedReplySerializer, responses={201: OpenApiResponse(description="The reply")}
     )
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         serializer = SavedReplySerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -210,7 +203,7 @@ class SavedReplyDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, reply_id: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         reply = selectors.visible_saved_reply(user, reply_id)
         if reply is None:
             raise NotFound("not_found", "No such saved reply.")
@@ -231,7 +224,7 @@ class BoundaryConfirmationListView(APIView):
         responses={200: OpenApiResponse(description="Confirmations, newest first")},
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         query = BoundaryConfirmationQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data

@@ -19,10 +19,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import CaseworkStaff, SignedIn
+from access.permissions import CaseworkStaff, SignedIn, request_user, service_user
 from audit.services import record
-from peerlink.errors import DomainError
-from people.models import Participant, User
+from people.models import Participant
 from people.services import update_timing_preferences
 from programmes.models import Enrolment
 from scheduling import selectors, services
@@ -36,22 +35,6 @@ from scheduling.serializers import (
     stream_payload,
     texts_payload,
 )
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
-def _service_user(request: Request) -> User:
-    user = _user(request)
-    if not user.is_participant:
-        raise DomainError(
-            "not_a_service_user",
-            "Only service users have texts of their own.",
-            http_status=status.HTTP_403_FORBIDDEN,
-        )
-    return user
 
 
 def _texts(enrolment: Enrolment) -> dict[str, Any]:
@@ -78,7 +61,7 @@ class EnrolmentTextsView(APIView):
 
     @extend_schema(responses={200: TEXTS})
     def get(self, request: Request, enrolment_id: str) -> Response:
-        enrolment = selectors.get_handled_enrolment(_user(request), enrolment_id)
+        enrolment = selectors.get_handled_enrolment(request_user(request), enrolment_id)
         return Response(_texts(enrolment))
 
 
@@ -89,7 +72,7 @@ class OwnTextsView(APIView):
 
     @extend_schema(parameters=[OwnEnrolmentQuerySerializer], responses={200: TEXTS})
     def get(self, request: Request) -> Response:
-        user = _service_user(request)
+        user = service_user(request, why="Only service users have texts of their own.")
         query = OwnEnrolmentQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         enrolment = selectors.own_text_enrolment(user, query.validated_data.get("enrolment"))
@@ -104,7 +87,7 @@ class PauseTextsView(APIView):
 
     @extend_schema(request=None, responses={200: STREAM})
     def post(self, request: Request, enrolment_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         enrolment = selectors.get_handled_enrolment(user, enrolment_id)
         row = services.pause_texts(enrolment=enrolment, by=user)
         return Response(stream_payload(row, tz_name=enrolment.participant.time_zone))
@@ -118,7 +101,7 @@ class ResumeTextsView(APIView):
 
     @extend_schema(request=None, responses={200: STREAM})
     def post(self, request: Request, enrolment_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         enrolment = selectors.get_handled_enrolment(user, enrolment_id)
         row = services.resume_texts(enrolment=enrolment, by=user)
         return Response(stream_payload(row, tz_name=enrolment.participant.time_zone))
@@ -136,7 +119,7 @@ class ReminderListView(APIView):
         responses={200: OpenApiResponse(description="Reminders with their text")},
     )
     def get(self, request: Request, enrolment_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         query = ReminderListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         enrolment = selectors.get_handled_enrolment(user, enrolment_id)
@@ -160,7 +143,7 @@ class ReminderListView(APIView):
         responses={201: OpenApiResponse(description="The reminder with its text")},
     )
     def post(self, request: Request, enrolment_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         enrolment = selectors.get_handled_enrolment(user, enrolment_id)
         serializer = ReminderSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -193,7 +176,7 @@ class ReminderDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, reminder_id: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         reminder = selectors.get_handled_reminder(user, reminder_id)
         services.cancel_reminder(reminder=reminder, by=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -205,7 +188,7 @@ def _update_preferences(request: Request, participant: Participant) -> Response:
     data = serializer.validated_data
     participant = update_timing_preferences(
         participant=participant,
-        changed_by=_user(request),
+        changed_by=request_user(request),
         time_zone=data.get("time_zone"),
         quiet_hours_start=data.get("quiet_hours_start"),
         quiet_hours_end=data.get("quiet_hours_end"),
@@ -221,7 +204,7 @@ class EnrolmentPreferencesView(APIView):
 
     @extend_schema(request=PreferencesSerializer, responses={200: PREFERENCES})
     def patch(self, request: Request, enrolment_id: str) -> Response:
-        enrolment = selectors.get_handled_enrolment(_user(request), enrolment_id)
+        enrolment = selectors.get_handled_enrolment(request_user(request), enrolment_id)
         return _update_preferences(request, enrolment.participant)
 
 
@@ -232,5 +215,5 @@ class OwnPreferencesView(APIView):
 
     @extend_schema(request=PreferencesSerializer, responses={200: PREFERENCES})
     def patch(self, request: Request) -> Response:
-        user = _service_user(request)
+        user = service_user(request, why="Only service users have texts of their own.")
         return _update_preferences(request, user.participant)

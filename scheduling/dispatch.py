@@ -53,7 +53,7 @@ from scheduling.models import (
 )
 from scheduling.planning import PersonTiming, quiet_windows
 from scheduling.selectors import approved_messages, reminder_text
-from scheduling.services import _replan_row, _stop, schedule_of
+from scheduling.services import replan_row, schedule_of, stop_row
 from scheduling.timing import in_quiet_hours
 
 logger = logging.getLogger(__name__)
@@ -210,7 +210,7 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library, facts: Batc
     schedule = library.schedule_for(enrolment.programme)
     stop = _stop_reason(row, schedule, facts)
     if stop is not None:
-        _stop(row, state=SendState.STOPPED, reason=stop)
+        stop_row(row, state=SendState.STOPPED, reason=stop)
         row.save(update_fields=PLANNED_FIELDS)
         return f"stopped:{stop}"
     assert row.due_at is not None and row.slot_date is not None and row.slot_index is not None
@@ -232,7 +232,7 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library, facts: Batc
                 assert schedule is not None
                 content = _supportive_content(row, schedule, library)
         except NoContent as exc:
-            _stop(row, state=SendState.STOPPED, reason=exc.reason)
+            stop_row(row, state=SendState.STOPPED, reason=exc.reason)
             row.save(update_fields=PLANNED_FIELDS)
             return f"stopped:{exc.reason}"
         outcome = SendOutcome.SENT
@@ -255,7 +255,7 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library, facts: Batc
     row.done_date, row.done_index = row.slot_date, row.slot_index
     row.seq += 1
     # The next send after this one and after now: a long outage skips what it missed.
-    _replan_row(row, now=now, after=max(now, row.due_at), schedule=schedule)
+    replan_row(row, now=now, after=max(now, row.due_at), schedule=schedule)
     row.save(update_fields=PLANNED_FIELDS)
     return outcome
 

@@ -201,7 +201,7 @@ class PlanCounts:
 
 def _apply(row: PendingSend, upcoming: NextSend | None) -> None:
     if upcoming is None:
-        _stop(row, state=SendState.FINISHED, reason=StopReason.NONE)
+        stop_row(row, state=SendState.FINISHED, reason=StopReason.NONE)
         return
     row.state = SendState.SCHEDULED
     row.stop_reason = StopReason.NONE
@@ -210,7 +210,7 @@ def _apply(row: PendingSend, upcoming: NextSend | None) -> None:
     row.slot_date, row.slot_index = upcoming.slot.key
 
 
-def _stop(row: PendingSend, *, state: str, reason: str) -> None:
+def stop_row(row: PendingSend, *, state: str, reason: str) -> None:
     row.state = state
     row.stop_reason = reason
     row.due_at = row.stale_at = row.slot_date = row.slot_index = None
@@ -385,14 +385,10 @@ def _after(state: str, due_at: dt.datetime | None, now: dt.datetime) -> dt.datet
     return now
 
 
-def replan_after(row: PendingSend, now: dt.datetime) -> dt.datetime:
-    return _after(row.state, row.due_at, now)
-
-
 _READ = object()
 
 
-def _replan_row(
+def replan_row(
     row: PendingSend,
     *,
     now: dt.datetime,
@@ -401,8 +397,8 @@ def _replan_row(
 ) -> None:
     """Recompute a row's next send from its stream's rules (time zone, times and quiet hours
     as they are now), after the last slot handled and after `after` (default: see
-    `replan_after`). The caller saves."""
-    after = replan_after(row, now) if after is None else after
+    `_after`). The caller saves."""
+    after = _after(row.state, row.due_at, now) if after is None else after
     enrolment = row.enrolment
     if schedule is _READ:
         schedule = schedule_of(enrolment.programme)
@@ -412,13 +408,13 @@ def _replan_row(
     if row.stream == Stream.REMINDER:
         assert row.reminder is not None
         if row.reminder.cancelled_at is not None:
-            _stop(row, state=SendState.STOPPED, reason=StopReason.CANCELLED)
+            stop_row(row, state=SendState.STOPPED, reason=StopReason.CANCELLED)
             return
         rules = reminder_rules(row.reminder, schedule, person)
     else:
         reason = _wants_supportive(schedule, enrolment.arm.supportive_texts)
         if reason is not None:
-            _stop(row, state=SendState.STOPPED, reason=reason)
+            stop_row(row, state=SendState.STOPPED, reason=reason)
             return
         assert schedule is not None
         rules = supportive_rules(schedule, enrolled_at=enrolment.enrolled_at, person=person)
@@ -454,7 +450,7 @@ def plan_enrolment(*, enrolment: Enrolment, now: dt.datetime | None = None) -> P
         row.state == SendState.STOPPED and row.stop_reason not in REPLANNABLE_STOPS
     ):
         return row
-    _replan_row(row, now=now, schedule=schedule)
+    replan_row(row, now=now, schedule=schedule)
     row.save()
     return row
 
@@ -464,7 +460,7 @@ def replan_rows(*, rows: QuerySet[PendingSend], now: dt.datetime | None = None) 
     now = now or timezone.now()
     count = 0
     for row in rows:
-        _replan_row(row, now=now)
+        replan_row(row, now=now)
         row.save()
         count += 1
     return count
@@ -483,7 +479,7 @@ def replan_participant(*, participant: Participant, now: dt.datetime | None = No
 def stop_streams(*, enrolment_filter: Q, reason: str, states: Sequence[str] = ACTIVE_STATES) -> int:
     rows = list(_rows_of(enrolment_filter & Q(state__in=states)))
     for row in rows:
-        _stop(row, state=SendState.STOPPED, reason=reason)
+        stop_row(row, state=SendState.STOPPED, reason=reason)
         row.save()
     return len(rows)
 
@@ -504,7 +500,7 @@ def resume_after_opt_in(*, participant: Participant, now: dt.datetime | None = N
         )
     )
     for row in rows:
-        _replan_row(row, now=now)
+        replan_row(row, now=now)
         row.save()
     return len(rows)
 
@@ -524,7 +520,7 @@ def pause_texts(*, enrolment: Enrolment, by: User) -> PendingSend:
         return row
     if row.state != SendState.SCHEDULED:
         raise Conflict("texts_not_running", "These texts are not running, so cannot pause.")
-    _stop(row, state=SendState.PAUSED, reason=StopReason.NONE)
+    stop_row(row, state=SendState.PAUSED, reason=StopReason.NONE)
     row.save()
     record(action="texts.paused", actor=by, target=enrolment, details={})
     return row
@@ -538,7 +534,7 @@ def resume_texts(*, enrolment: Enrolment, by: User, now: dt.datetime | None = No
         return row
     if row.state != SendState.PAUSED:
         raise Conflict("texts_not_paused", "These texts are not paused.")
-    _replan_row(row, now=now or timezone.now())
+    replan_row(row, now=now or timezone.now())
     row.save()
     record(action="texts.resumed", actor=by, target=enrolment, details={})
     return row

@@ -32,12 +32,12 @@ sms_opted_in = Signal()
 
 def has_opted_out(participant: Participant) -> bool:
     """Whether the person's SMS consent was given and then withdrawn (START undoes that)."""
-    last = _last_sms_consent(participant)
-    return last is not None and last.withdrawn_at is not None
+    return participant.pk in opted_out_ids([participant.pk])
 
 
 def opted_out_ids(participant_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
-    """`has_opted_out` for many people in one query (the dispatcher's batch)."""
+    """Of these people, those whose last SMS consent was given and then withdrawn: one query
+    for the dispatcher's whole batch."""
     last: dict[uuid.UUID, bool] = {}
     records = (
         ConsentRecord.objects.filter(

@@ -10,7 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import CaseworkStaff
+from access.permissions import CaseworkStaff, request_user
 from audit.services import record
 from messaging.risk import selectors, services
 from messaging.risk.serializers import (
@@ -20,14 +20,8 @@ from messaging.risk.serializers import (
     ResolveSerializer,
 )
 from peerlink.errors import NotFound
-from people.models import User
 
 NO_SUCH_ALERT = NotFound("not_found", "No such alert.")
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class AlertListView(APIView):
@@ -43,7 +37,9 @@ class AlertListView(APIView):
     def get(self, request: Request) -> Response:
         query = AlertListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(selectors.alert_list(_user(request), status=query.validated_data["status"]))
+        return Response(
+            selectors.alert_list(request_user(request), status=query.validated_data["status"])
+        )
 
     @extend_schema(request=FlagSerializer, responses={201: OpenApiResponse(description="Alert")})
     def post(self, request: Request) -> Response:
@@ -52,7 +48,7 @@ class AlertListView(APIView):
         data = serializer.validated_data
         alert = services.flag_message(
             message_id=data["message"],
-            by=_user(request),
+            by=request_user(request),
             category=data["category"],
             severity=data["severity"],
             note=data["note"],
@@ -67,7 +63,7 @@ class AlertDetailView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Alert with notes")})
     def get(self, request: Request, alert_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         alert = selectors.get_visible_alert(user, alert_id)
         if alert is None:
             raise NO_SUCH_ALERT
@@ -87,7 +83,7 @@ class AcknowledgeView(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="Alert")})
     def post(self, request: Request, alert_id: str) -> Response:
-        alert = services.acknowledge_alert(alert_id=alert_id, by=_user(request))
+        alert = services.acknowledge_alert(alert_id=alert_id, by=request_user(request))
         return Response(selectors.alert_payload(alert))
 
 
@@ -100,7 +96,7 @@ class ResolveView(APIView):
         serializer.is_valid(raise_exception=True)
         alert = services.resolve_alert(
             alert_id=alert_id,
-            by=_user(request),
+            by=request_user(request),
             resolution=serializer.validated_data["resolution"],
             note=serializer.validated_data["note"],
         )
@@ -117,7 +113,7 @@ class AlertNoteView(APIView):
         serializer = AlertNoteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         note = services.add_alert_note(
-            alert_id=alert_id, by=_user(request), body=serializer.validated_data["body"]
+            alert_id=alert_id, by=request_user(request), body=serializer.validated_data["body"]
         )
         return Response(
             {"id": str(note.id), "created_at": note.created_at.isoformat()},

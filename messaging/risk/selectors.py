@@ -219,13 +219,12 @@ def alert_detail(alert: RiskAlert) -> dict[str, Any]:
 def texts_paused_for(enrolment: Enrolment) -> bool:
     """Whether scheduled supportive texts to this person wait (issue 7's dispatcher asks):
     while a risk alert about them is unresolved, when the programme says so."""
-    if not enrolment.programme.pause_texts_during_alert:
-        return False
-    return RiskAlert.objects.filter(enrolment=enrolment, status__in=UNRESOLVED).exists()
+    return enrolment.pk in texts_paused_ids([enrolment.pk])
 
 
 def texts_paused_ids(enrolment_ids: Iterable[Any]) -> set[Any]:
-    """`texts_paused_for` for many enrolments in one query (the dispatcher's batch)."""
+    """Of these enrolments, those whose supportive texts an unresolved alert holds (their
+    programme pauses texts during alerts): one query for the dispatcher's whole batch."""
     return set(
         RiskAlert.objects.filter(
             enrolment_id__in=list(enrolment_ids),

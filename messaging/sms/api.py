@@ -10,15 +10,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import SupervisorOrAdmin
+from access.permissions import SupervisorOrAdmin, request_user
 from audit.services import record
 from messaging.sms import intake, selectors
-from people.models import User
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class SmsIntakeListView(APIView):
@@ -31,7 +25,7 @@ class SmsIntakeListView(APIView):
         responses={200: OpenApiResponse(description="Intake entries, newest first")},
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         include_resolved = request.query_params.get("all", "") in {"1", "true"}
         rows = selectors.intake_list(user, include_resolved=include_resolved)
         record(action="sms_intake.listed", actor=user, details={"count": len(rows)})
@@ -45,7 +39,7 @@ class SmsIntakeResolveView(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="The entry")})
     def post(self, request: Request, intake_id: uuid.UUID) -> Response:
-        user = _user(request)
+        user = request_user(request)
         entry = intake.resolve_intake(intake_id=intake_id, by=user)
         full_phone = selectors.NumberRule(user).full_phone(entry)
         return Response(selectors.intake_payload(entry, full_phone=full_phone))

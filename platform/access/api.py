@@ -16,7 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access import services
-from access.permissions import AllowAnyone, SignedIn, is_staff_member
+from access.permissions import AllowAnyone, SignedIn, is_staff_member, service_user
 from access.serializers import (
     ChannelSerializer,
     LoginSerializer,
@@ -185,14 +185,7 @@ class MeChannelView(APIView):
     def post(self, request: Request) -> Response:
         from messaging.actions.reply_channel import choose_channel
 
-        user = request.user
-        assert isinstance(user, User)
-        if not user.is_participant:
-            raise DomainError(
-                "not_a_service_user",
-                "Only service users choose a channel.",
-                http_status=status.HTTP_403_FORBIDDEN,
-            )
+        user = service_user(request, why="Only service users choose a channel.")
         serializer = ChannelSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         choose_channel(

@@ -27,6 +27,24 @@ from programmes.models import (
 AnyUser = User | AnonymousUser
 
 
+def request_user(request: Request) -> User:
+    """The signed-in user of a request that a permission class has already let through."""
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def service_user(request: Request, *, why: str) -> User:
+    """The signed-in service user, or 403 `not_a_service_user` (with `why` as the message)."""
+    from rest_framework import status
+
+    from peerlink.errors import DomainError
+
+    user = request_user(request)
+    if not user.is_participant:
+        raise DomainError("not_a_service_user", why, http_status=status.HTTP_403_FORBIDDEN)
+    return user
+
+
 def staff_roles(user: AnyUser, programme: Programme | None = None) -> set[str]:
     if not user.is_authenticated:
         return set()

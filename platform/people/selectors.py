@@ -6,6 +6,8 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.db.models import QuerySet
+
 from encryption.services import decrypt
 from people.models import ConsentKind, ConsentRecord, Participant, User
 from people.services import participant_field_ref
@@ -44,23 +46,21 @@ def mask_phone(e164: str) -> str:
 
 def sms_allowed(participant: Participant) -> bool:
     """SMS may be sent only under an active, unwithdrawn SMS consent (STOP withdraws it)."""
-    return ConsentRecord.objects.filter(
-        participant=participant,
-        kind=ConsentKind.SMS,
-        programme__isnull=True,
-        withdrawn_at__isnull=True,
-    ).exists()
+    return _active_sms_consents().filter(participant=participant).exists()
 
 
 def sms_allowed_ids(participant_ids: Iterable[uuid.UUID]) -> set[uuid.UUID]:
     """`sms_allowed` for many people in one query."""
     return set(
-        ConsentRecord.objects.filter(
-            participant_id__in=list(participant_ids),
-            kind=ConsentKind.SMS,
-            programme__isnull=True,
-            withdrawn_at__isnull=True,
-        ).values_list("participant_id", flat=True)
+        _active_sms_consents()
+        .filter(participant_id__in=list(participant_ids))
+        .values_list("participant_id", flat=True)
+    )
+
+
+def _active_sms_consents() -> QuerySet[ConsentRecord]:
+    return ConsentRecord.objects.filter(
+        kind=ConsentKind.SMS, programme__isnull=True, withdrawn_at__isnull=True
     )
 
 

@@ -18,6 +18,8 @@ from access.permissions import (
     StaffOnly,
     SupervisorOrAdmin,
     has_role,
+    request_user,
+    service_user,
     staff_roles,
 )
 from audit.services import record
@@ -42,17 +44,14 @@ FORBIDDEN = DomainError(
 )
 
 
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 class ProgrammeListView(APIView):
     permission_classes = [StaffOnly]
 
     @extend_schema(responses={200: ProgrammeSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        programmes = selectors.visible_programmes(_user(request)).prefetch_related("sites", "arms")
+        programmes = selectors.visible_programmes(request_user(request)).prefetch_related(
+            "sites", "arms"
+        )
         return Response(ProgrammeSerializer(programmes.order_by("slug"), many=True).data)
 
 
@@ -62,7 +61,7 @@ class ProgrammeDetailView(APIView):
     @extend_schema(responses={200: ProgrammeSerializer})
     def get(self, request: Request, slug: str) -> Response:
         return Response(
-            ProgrammeSerializer(selectors.get_visible_programme(_user(request), slug)).data
+            ProgrammeSerializer(selectors.get_visible_programme(request_user(request), slug)).data
         )
 
 
@@ -74,7 +73,7 @@ class EnrolmentListView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Enrolments visible to the caller")})
     def get(self, request: Request, slug: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = selectors.get_visible_programme(user, slug)
         roles = staff_roles(user, programme)
         enrolments = selectors.enrolments_for(user, programme=programme)
@@ -91,7 +90,7 @@ class EnrolmentListView(APIView):
         request=EnrolSerializer, responses={201: OpenApiResponse(description="The enrolment")}
     )
     def post(self, request: Request, slug: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = selectors.get_visible_programme(user, slug)
         if not has_role(user, programme, Role.ADMIN):
             raise FORBIDDEN
@@ -116,7 +115,7 @@ class EnrolmentDetailView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="One enrolment")})
     def get(self, request: Request, enrolment_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         enrolment = selectors.get_visible_enrolment(user, enrolment_id)
         record(action="participant.viewed", actor=user, target=enrolment)
         return Response(
@@ -131,14 +130,14 @@ class AssignmentView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Assignment history, oldest first")})
     def get(self, request: Request, enrolment_id: str) -> Response:
-        enrolment = selectors.get_visible_enrolment(_user(request), enrolment_id)
+        enrolment = selectors.get_visible_enrolment(request_user(request), enrolment_id)
         return Response([assignment_payload(a) for a in selectors.assignment_history(enrolment)])
 
     @extend_schema(
         request=AssignSerializer, responses={201: OpenApiResponse(description="The assignment")}
     )
     def post(self, request: Request, enrolment_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         enrolment = selectors.get_visible_enrolment(user, enrolment_id)
         if not has_role(user, enrolment.programme, Role.SUPERVISOR, Role.ADMIN):
             raise FORBIDDEN
@@ -170,7 +169,7 @@ class WaitingQueueView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="The waiting queue")})
     def get(self, request: Request, slug: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = _supervised_programme(user, slug)
         now = timezone.now()
         queue = selectors.waiting_queue_for(user, programme=programme)
@@ -191,13 +190,7 @@ class OwnPeerChangeView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        user = _user(request)
-        if not user.is_participant:
-            raise DomainError(
-                "not_a_service_user",
-                "Only service users ask for a different peer supporter.",
-                http_status=status.HTTP_403_FORBIDDEN,
-            )
+        user = service_user(request, why="Only service users ask for a different peer supporter.")
         serializer = PeerChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         enrolment = _own_enrolment(user, serializer.validated_data.get("enrolment"))
@@ -233,7 +226,7 @@ class PeerChangeRequestListView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Open requests")})
     def get(self, request: Request, slug: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = _supervised_programme(user, slug)
         changes = selectors.open_change_requests(user, programme=programme)
         return Response([change_request_payload(change) for change in changes])
@@ -244,7 +237,7 @@ class PeerChangeDeclineView(APIView):
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="The request")})
     def post(self, request: Request, request_id: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         change = selectors.get_answerable_change_request(user, request_id)
         change = services.decline_peer_change(change_request=change, declined_by=user)
         return Response(change_request_payload(change))

@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import CaseworkStaff, SupervisorOrAdmin, has_role
+from access.permissions import CaseworkStaff, SupervisorOrAdmin, has_role, request_user
 from peerlink.errors import DomainError, NotFound
 from people.models import User
 from people.selectors import mask_phone
@@ -33,11 +33,6 @@ from staffing.serializers import (
 FORBIDDEN = DomainError(
     "forbidden", "Your role does not allow this.", http_status=status.HTTP_403_FORBIDDEN
 )
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 class OnDutyStaff(BasePermission):
@@ -65,7 +60,7 @@ class OwnAvailabilityView(APIView):
 
     @extend_schema(responses={200: OpenApiResponse(description="Working hours")})
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         return Response(availability_payload(user, selectors.profile_of(user)))
 
     @extend_schema(
@@ -73,7 +68,7 @@ class OwnAvailabilityView(APIView):
         responses={200: OpenApiResponse(description="Working hours")},
     )
     def put(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         serializer = WorkingHoursSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         profile = services.set_working_hours(
@@ -96,13 +91,13 @@ class OwnLeaveView(APIView):
         responses={200: OpenApiResponse(description="Leave")},
     )
     def get(self, request: Request) -> Response:
-        subject = selectors.availability_subject(_user(request), _user_param(request))
+        subject = selectors.availability_subject(request_user(request), _user_param(request))
         leave = selectors.current_leave(subject, after=timezone.now())
         return Response([leave_payload(each) for each in leave])
 
     @extend_schema(request=LeaveSerializer, responses={201: OpenApiResponse(description="Leave")})
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         serializer = LeaveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -118,7 +113,7 @@ class OwnLeaveDetailView(APIView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, leave_id: int) -> Response:
-        user = _user(request)
+        user = request_user(request)
         leave = selectors.get_visible_leave(user, leave_id)
         services.cancel_leave(leave=leave, cancelled_by=user)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -131,7 +126,7 @@ class OnCallRotaView(APIView):
     permission_classes = [SupervisorOrAdmin]
 
     def _programme(self, request: Request, slug: str) -> Programme:
-        user = _user(request)
+        user = request_user(request)
         programme = get_visible_programme(user, slug)
         if not has_role(user, programme, Role.SUPERVISOR, Role.ADMIN):
             raise FORBIDDEN
@@ -154,7 +149,7 @@ class OnCallRotaView(APIView):
         request=ShiftSerializer, responses={201: OpenApiResponse(description="The shift")}
     )
     def post(self, request: Request, slug: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = self._programme(request, slug)
         serializer = ShiftSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -186,7 +181,7 @@ class OwnContactView(APIView):
         request=ContactSerializer, responses={200: OpenApiResponse(description="Masked phone")}
     )
     def put(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         serializer = ContactSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.set_staff_phone(

@@ -16,9 +16,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from access.permissions import CaseworkStaff, SupervisorOrAdmin, has_role
+from access.permissions import CaseworkStaff, SupervisorOrAdmin, has_role, request_user
 from peerlink.errors import DomainError
-from people.models import User
 from programmes.models import Programme, Role, StaffRole
 from supervision import selectors, services
 from supervision.serializers import (
@@ -33,11 +32,6 @@ from supervision.serializers import (
     TrainingQuerySerializer,
     TrainingSerializer,
 )
-
-
-def _user(request: Request) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 def _forbidden(message: str) -> DomainError:
@@ -67,7 +61,7 @@ def _programme_in_body(request: Request, find: Any) -> Programme:
     caller without the role gets 403 whatever else they sent."""
     query = ProgrammeQuerySerializer(data=request.data)
     query.is_valid(raise_exception=True)
-    programme: Programme = find(_user(request), query.validated_data["programme"])
+    programme: Programme = find(request_user(request), query.validated_data["programme"])
     return programme
 
 
@@ -82,7 +76,7 @@ class SessionListView(APIView):
         parameters=[ProgrammeQuerySerializer], responses={200: SessionOutSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         query = ProgrammeQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         programme = selectors.session_programme(user, query.validated_data["programme"])
@@ -97,7 +91,7 @@ class SessionListView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = _programme_in_body(request, selectors.session_programme)
         if not has_role(user, programme, Role.SUPERVISOR):
             raise _forbidden("Only the programme's supervisors record sessions.")
@@ -127,7 +121,7 @@ class SessionDetailView(APIView):
 
     @extend_schema(responses={200: SessionOutSerializer})
     def get(self, request: Request, session_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         session = selectors.get_visible_session(user, session_id)
         notes = services.open_session_notes(session=session, reader=user)
         return Response(selectors.session_payload(session, notes=notes))
@@ -141,7 +135,7 @@ class SessionFidelityView(APIView):
 
     @extend_schema(responses={200: FidelityCheckOutSerializer(many=True)})
     def get(self, request: Request, session_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         session = selectors.get_visible_session(user, session_id)
         checks = selectors.fidelity_checks_for(user, session)
         return Response([selectors.fidelity_check_payload(c) for c in checks])
@@ -156,7 +150,7 @@ class SessionFidelityView(APIView):
         },
     )
     def post(self, request: Request, session_id: str) -> Response:
-        user = _user(request)
+        user = request_user(request)
         session = selectors.get_visible_session(user, session_id)
         if session.supervisor_id != user.pk:
             raise DomainError(
@@ -188,7 +182,7 @@ class ChecklistListView(APIView):
         parameters=[ChecklistQuerySerializer], responses={200: ChecklistOutSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         query = ChecklistQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         programme = selectors.checklist_programme(user, query.validated_data["programme"])
@@ -211,7 +205,7 @@ class TrainingListView(APIView):
         parameters=[TrainingQuerySerializer], responses={200: TrainingOutSerializer(many=True)}
     )
     def get(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         query = TrainingQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         programme = selectors.training_programme(user, query.validated_data["programme"])
@@ -232,7 +226,7 @@ class TrainingListView(APIView):
         },
     )
     def post(self, request: Request) -> Response:
-        user = _user(request)
+        user = request_user(request)
         programme = _programme_in_body(request, selectors.training_programme)
         if not has_role(user, programme, Role.ADMIN):
             raise _forbidden("Only programme admins record training.")
