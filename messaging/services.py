@@ -1,10 +1,13 @@
 """Writes for conversations. `post_message` is the one way any message enters a conversation:
-web, SMS, automated or system (DESIGN.md §3, data flow 1)."""
+web, SMS, automated or system (DESIGN.md §3, data flow 1); `post_automated_messages` is its
+batch form for the scheduler's texts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -35,9 +38,10 @@ from messaging.models import (
 from messaging.selectors import message_payload, message_ref
 from messaging.sms import backends as sms_backends
 from messaging.sms.outbox import after_commit_ring
+from peerlink.bulk import update_rows
 from peerlink.errors import DomainError, NotFound
 from people.models import Channel, Participant, User
-from people.selectors import sms_allowed
+from people.selectors import sms_allowed, sms_allowed_ids
 from programmes.models import CaseloadAssignment, Enrolment, EnrolmentStatus, Programme, Role
 
 MAX_BODY_CHARS = 4000
@@ -284,25 +288,19 @@ def post_message(
             conversation, sender_role, body, confirm_contact_details
         )
         now = timezone.now()
-        message_id = uuid.uuid4()
-        message = Message(
-            id=message_id,
-            conversation=conversation,
-            seq=conversation.last_seq + 1,
+        message = _next_message(
+            conversation,
             sender=sender,
             sender_role=sender_role,
             channel=channel,
-            body_ciphertext=encrypt(
-                data_key=conversation.data_key, plaintext=body, ref=message_ref(message_id)
-            ),
+            body=body,
             client_id=client_id,
-            created_at=now,
+            now=now,
         )
         message.save(force_insert=True)
         Conversation.objects.filter(pk=conversation.pk).update(
             last_seq=message.seq, last_message_at=now
         )
-        conversation.last_seq = message.seq
         if confirmed_kinds:
             _record_boundary_confirmation(message, confirmed_kinds)
         outbox = (
@@ -357,15 +355,154 @@ def _queue_sms_for(
         OutboxPurpose.AUTOMATED if channel == MessageChannel.AUTOMATED else OutboxPurpose.CHAT
     )
     participant = conversation.enrolment.participant
-    unsendable = purpose != OutboxPurpose.KEYWORD_REPLY and not sms_allowed(participant)
-    return SmsOutbox.objects.create(
+    sendable = purpose == OutboxPurpose.KEYWORD_REPLY or sms_allowed(participant)
+    outbox = _outbox_row(message, participant, purpose, sendable=sendable, expires_at=expires_at)
+    outbox.save(force_insert=True)
+    return outbox
+
+
+def _next_message(
+    conversation: Conversation,
+    *,
+    sender: User | None,
+    sender_role: str,
+    channel: str,
+    body: str,
+    client_id: str,
+    now: dt.datetime,
+) -> Message:
+    """The conversation's next message, encrypted, not yet saved; the conversation (locked by
+    the caller) counts it."""
+    message_id = uuid.uuid4()
+    conversation.last_seq += 1
+    return Message(
+        id=message_id,
+        conversation=conversation,
+        seq=conversation.last_seq,
+        sender=sender,
+        sender_role=sender_role,
+        channel=channel,
+        body_ciphertext=encrypt(
+            data_key=conversation.data_key, plaintext=body, ref=message_ref(message_id)
+        ),
+        client_id=client_id,
+        created_at=now,
+    )
+
+
+def _outbox_row(
+    message: Message,
+    participant: Participant,
+    purpose: str,
+    *,
+    sendable: bool,
+    expires_at: dt.datetime | None,
+) -> SmsOutbox:
+    return SmsOutbox(
         message=message,
         participant=participant,
         purpose=purpose,
-        status=OutboxStatus.SKIPPED if unsendable else OutboxStatus.PENDING,
-        delivery_status=DeliveryStatus.NOT_SENT if unsendable else DeliveryStatus.PENDING,
+        status=OutboxStatus.PENDING if sendable else OutboxStatus.SKIPPED,
+        delivery_status=DeliveryStatus.PENDING if sendable else DeliveryStatus.NOT_SENT,
         expires_at=expires_at,
     )
+
+
+@dataclass(frozen=True)
+class AutomatedPost:
+    """One automated text for a thread (`post_automated_messages`); an SMS reader's copy is
+    not sent after `sms_expires_at`."""
+
+    conversation_id: uuid.UUID
+    client_id: str
+    body: str
+    sms_expires_at: dt.datetime | None = None
+
+
+def post_automated_messages(*, posts: Sequence[AutomatedPost]) -> list[Message]:
+    """`post_message` for a batch of automated texts (the scheduler's): the same record
+    (encrypted, the next sequence number, idempotent on the client id, an outbox row for an
+    SMS reader, skipped without SMS consent, doorbells after commit), with each statement
+    run once per batch instead of once per text (DESIGN.md §7: 300 sends a second). Returns
+    each post's message, in order. Raises, writing nothing, when any post is invalid or its
+    conversation is gone: the caller retries the posts one by one to find it."""
+    if not posts:
+        return []
+    for post in posts:
+        validate_body(post.body)
+        validate_client_id(post.client_id)
+    with transaction.atomic():
+        ids = {post.conversation_id for post in posts}
+        # In key order, so that two batches sharing conversations can't deadlock.
+        conversations = {
+            conversation.pk: conversation
+            for conversation in Conversation.objects.select_for_update(of=("self",))
+            .select_related("data_key", "enrolment__participant")
+            .filter(pk__in=ids)
+            .order_by("pk")
+        }
+        if len(conversations) != len(ids):
+            raise NotFound("not_found", "No such conversation.")
+        messages: dict[tuple[uuid.UUID, str], Message] = {
+            (message.conversation_id, message.client_id): message
+            for message in Message.objects.filter(
+                conversation_id__in=ids, client_id__in={post.client_id for post in posts}
+            )
+        }
+        readers = {
+            c.enrolment.participant_id
+            for c in conversations.values()
+            if c.enrolment.participant.preferred_channel == Channel.SMS
+        }
+        may_text = sms_allowed_ids(readers) if readers else set()
+        now = timezone.now()
+        new: list[tuple[Message, SmsOutbox | None, str]] = []
+        for post in posts:
+            key = (post.conversation_id, post.client_id)
+            if key in messages:
+                continue
+            conversation = conversations[post.conversation_id]
+            participant = conversation.enrolment.participant
+            by_sms = participant.pk in readers
+            if by_sms and len(post.body) > MAX_SMS_BODY_CHARS:
+                raise DomainError("too_long_for_sms", "An automated text is too long for SMS.")
+            message = messages[key] = _next_message(
+                conversation,
+                sender=None,
+                sender_role=SenderRole.SYSTEM,
+                channel=MessageChannel.AUTOMATED,
+                body=post.body,
+                client_id=post.client_id,
+                now=now,
+            )
+            outbox = (
+                _outbox_row(
+                    message,
+                    participant,
+                    OutboxPurpose.AUTOMATED,
+                    sendable=participant.pk in may_text,
+                    expires_at=post.sms_expires_at,
+                )
+                if by_sms
+                else None
+            )
+            new.append((message, outbox, post.body))
+        Message.objects.bulk_create([message for message, _, _ in new])
+        touched = {message.conversation_id for message, _, _ in new}
+        for pk in touched:
+            conversations[pk].last_message_at = now
+        update_rows([conversations[pk] for pk in touched], ["last_seq", "last_message_at"])
+        SmsOutbox.objects.bulk_create([outbox for _, outbox, _ in new if outbox is not None])
+        for message, outbox, body in new:
+            conversation = conversations[message.conversation_id]
+            delivery = outbox.delivery_status if outbox is not None else None
+            payload = message_payload(message, conversation, body=body, delivery=delivery)
+            # As in post_message: the message's doorbell before its SMS's.
+            ring = functools.partial(events.message_posted, conversation.pk, payload)
+            transaction.on_commit(ring)
+            if outbox is not None and outbox.status == OutboxStatus.PENDING:
+                after_commit_ring(outbox.pk)
+    return [messages[(post.conversation_id, post.client_id)] for post in posts]
 
 
 def mark_read(*, conversation: Conversation, user: User, seq: int) -> int:

@@ -5,11 +5,13 @@ Hand-written (no library does this): Celery ETA tasks per send would put a year 
 into the broker, where they are neither queryable nor replannable when someone moves time
 zone. Instead each stream has one row with its next due time; a tick claims due rows in
 batches, `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL so that any number of dispatchers
-share the work without waiting or doubling; per row, in one savepoint of the batch's
-transaction, it writes the message (channel `automated`, through `post_message`: the thread
-shows it, the outbox texts it to an SMS reader), the send's record (unique on the row and its
-sequence number) and the next due time. SQLite has no row locks: the local profile runs one
-dispatcher loop.
+share the work without waiting or doubling. Each row is decided in memory (send, skip or
+stop; the next due time), then the batch is written in a few statements: the messages
+(channel `automated`, through `post_automated_messages`: the thread shows them, the outbox
+texts them to SMS readers), the sends' records (unique on the row and its sequence number)
+and the next due times. Should the batch's write fail, its rows are written one by one, each
+in its own savepoint, so that only the row at fault waits. SQLite has no row locks: the
+local profile runs one dispatcher loop.
 """
 
 from __future__ import annotations
@@ -26,17 +28,11 @@ from django.utils import timezone
 
 from messaging import events
 from messaging.actions.sms_consent import opted_out_ids
-from messaging.models import (
-    Conversation,
-    Message,
-    MessageChannel,
-    OutboxPurpose,
-    OutboxTemplate,
-    SenderRole,
-)
+from messaging.models import Conversation, OutboxPurpose, OutboxTemplate, SmsOutbox
 from messaging.risk.selectors import texts_paused_ids
-from messaging.services import post_message
-from messaging.sms.outbox import queue_sms
+from messaging.services import AutomatedPost, post_automated_messages
+from messaging.sms.outbox import batched_rings, queue_sms_rows
+from peerlink.bulk import update_rows
 from people.selectors import sms_allowed_ids
 from programmes.models import EnrolmentStatus, Programme
 from scheduling.models import (
@@ -203,16 +199,50 @@ PLANNED_FIELDS = [
 ]
 
 
-def _handle(row: PendingSend, *, now: dt.datetime, library: Library, facts: BatchFacts) -> str:
-    """Send (or skip) the row's due send, record it and plan the next. Returns the outcome,
-    or `stopped:<reason>`."""
+@dataclass
+class Decision:
+    """What one claimed row comes to, decided in memory (the row already moved on to its next
+    send); `_write` stores a batch of them. A stopped row has no `outcome` record; a sent one
+    has its `body`, and `conversation_id` when it goes into a thread."""
+
+    row: PendingSend
+    claimed_seq: int
+    summary: str
+    outcome: str | None = None
+    slot: tuple[dt.date, int] | None = None
+    due_at: dt.datetime | None = None
+    expires_at: dt.datetime | None = None
+    content: Content | None = None
+    conversation_id: uuid.UUID | None = None
+
+    def client_id(self) -> str:
+        return f"scheduled:{self.row.pk}:{self.claimed_seq}"
+
+    def new_record(self, now: dt.datetime) -> SendRecord:
+        assert self.outcome is not None and self.slot is not None and self.due_at is not None
+        return SendRecord(
+            pending_send=self.row,
+            seq=self.claimed_seq,
+            slot_date=self.slot[0],
+            slot_index=self.slot[1],
+            due_at=self.due_at,
+            outcome=self.outcome,
+            library_message_id=self.content.library_message_id if self.content else None,
+            handled_at=now,
+        )
+
+
+def _decide(row: PendingSend, *, now: dt.datetime, library: Library, facts: BatchFacts) -> Decision:
+    """Whether the row's due send goes (and with what text), is skipped or stops the stream;
+    the row is moved on to its next send in memory. Reads only (the batch's facts, the
+    library): `_write` stores it."""
+    claimed_seq = row.seq
     enrolment = row.enrolment
     schedule = library.schedule_for(enrolment.programme)
     stop = _stop_reason(row, schedule, facts)
     if stop is not None:
         stop_row(row, state=SendState.STOPPED, reason=stop)
-        row.save(update_fields=PLANNED_FIELDS)
-        return f"stopped:{stop}"
+        return Decision(row, claimed_seq, f"stopped:{stop}")
     assert row.due_at is not None and row.slot_date is not None and row.slot_index is not None
     outcome = _skip_reason(row, schedule, now, facts)
     conversation_id = facts.conversations.get(enrolment.pk)
@@ -233,62 +263,74 @@ def _handle(row: PendingSend, *, now: dt.datetime, library: Library, facts: Batc
                 content = _supportive_content(row, schedule, library)
         except NoContent as exc:
             stop_row(row, state=SendState.STOPPED, reason=exc.reason)
-            row.save(update_fields=PLANNED_FIELDS)
-            return f"stopped:{exc.reason}"
+            return Decision(row, claimed_seq, f"stopped:{exc.reason}")
         outcome = SendOutcome.SENT
         row.sent_count += 1
-    record = SendRecord(
-        pending_send=row,
-        seq=row.seq,
-        slot_date=row.slot_date,
-        slot_index=row.slot_index,
-        due_at=row.due_at,
+    decision = Decision(
+        row,
+        claimed_seq,
+        outcome,
         outcome=outcome,
-        library_message_id=content.library_message_id if content else None,
-        handled_at=now,
+        slot=(row.slot_date, row.slot_index),
+        due_at=row.due_at,
+        expires_at=row.stale_at,
+        content=content,
+        conversation_id=conversation_id,
     )
-    if content is not None and conversation_id is not None:
-        record.message = _post_to_thread(row, conversation_id, content.body)
-    record.save(force_insert=True)
-    if content is not None and conversation_id is None:
-        _queue_without_thread(row, record)
     row.done_date, row.done_index = row.slot_date, row.slot_index
     row.seq += 1
     # The next send after this one and after now: a long outage skips what it missed.
     replan_row(row, now=now, after=max(now, row.due_at), schedule=schedule)
-    row.save(update_fields=PLANNED_FIELDS)
-    return outcome
+    return decision
 
 
-def _post_to_thread(row: PendingSend, conversation_id: uuid.UUID, body: str) -> Message:
-    """Into the person's thread, labelled automated; the outbox texts it to an SMS reader,
-    not after the send goes stale."""
-    posted = post_message(
-        conversation_id=conversation_id,
-        sender=None,
-        sender_role=SenderRole.SYSTEM,
-        channel=MessageChannel.AUTOMATED,
-        body=body,
-        client_id=f"scheduled:{row.pk}:{row.seq}",
-        sms_purpose=OutboxPurpose.AUTOMATED,
-        sms_expires_at=row.stale_at,
+def _write(decisions: list[Decision], *, now: dt.datetime) -> None:
+    """Store decided rows in a few statements for the lot: their texts into threads (labelled
+    automated; the outbox texts them to SMS readers, not after the send goes stale), the
+    send records, outbox rows for people without a thread, and each row's next send."""
+    posting = [d for d in decisions if d.content is not None and d.conversation_id is not None]
+    messages = post_automated_messages(
+        posts=[
+            AutomatedPost(
+                conversation_id=d.conversation_id,
+                client_id=d.client_id(),
+                body=d.content.body,
+                sms_expires_at=d.expires_at,
+            )
+            for d in posting
+            if d.content is not None and d.conversation_id is not None
+        ]
     )
-    return posted.message
+    records = {id(d): d.new_record(now) for d in decisions if d.outcome is not None}
+    for decision, message in zip(posting, messages, strict=True):
+        records[id(decision)].message = message
+    SendRecord.objects.bulk_create(records.values())
+    queue_sms_rows(
+        [
+            _outbox_without_thread(d, records[id(d)])
+            for d in decisions
+            if d.content is not None and d.conversation_id is None
+        ]
+    )
+    updated_at = timezone.now()
+    for d in decisions:
+        d.row.updated_at = updated_at
+    update_rows([d.row for d in decisions], PLANNED_FIELDS)
 
 
-def _queue_without_thread(row: PendingSend, record: SendRecord) -> None:
+def _outbox_without_thread(decision: Decision, record: SendRecord) -> SmsOutbox:
     """A person with no thread (an arm without peer support): straight to the outbox, which
     reads the text from the record at send time."""
-    enrolment = row.enrolment
+    enrolment = decision.row.enrolment
     participant = enrolment.participant
-    queue_sms(
+    return SmsOutbox(
         participant=participant,
         purpose=OutboxPurpose.AUTOMATED,
         template=OutboxTemplate.SCHEDULED,
         scheduled_send=record,
         programme=enrolment.programme,
         language=participant.language,
-        expires_at=row.stale_at,
+        expires_at=decision.expires_at,
     )
 
 
@@ -318,8 +360,27 @@ class DispatchResult:
         return sum(self.outcomes.values())
 
 
-def _postpone(row: PendingSend, now: dt.datetime) -> None:
-    PendingSend.objects.filter(pk=row.pk, seq=row.seq).update(due_at=now + RETRY_AFTER)
+def _fail(
+    pk: int,
+    seq: int,
+    exc: Exception,
+    *,
+    now: dt.datetime,
+    failed: set[int],
+    result: DispatchResult,
+) -> None:
+    """One row's failure (any kind: it must not hold up the batch's other people): nothing of
+    it was written; it is tried again later. Not the person's text in the log: the row and the
+    kind of failure."""
+    logger.warning(
+        "scheduled send failed, retrying later pending_send=%s seq=%s: %s",
+        pk,
+        seq,
+        type(exc).__name__,
+    )
+    failed.add(pk)
+    PendingSend.objects.filter(pk=pk, seq=seq).update(due_at=now + RETRY_AFTER)
+    result.outcomes["failed"] += 1
 
 
 def dispatch_due(
@@ -345,29 +406,41 @@ def dispatch_due(
         # Read afresh each batch: an admin's change (the schedule off, a text unapproved)
         # holds from the next batch on.
         library = Library()
-        # The batch's doorbells (its messages, to the people's and peers' sockets) ring
-        # together after its commit.
-        with events.batched(), transaction.atomic():
+        # After the batch's commit its doorbells (its messages, to the people's and peers'
+        # sockets) ring together, then its sends start, a few per task.
+        with batched_rings(), events.batched(), transaction.atomic():
             rows = _claim(tick, batch, failed)
             facts = BatchFacts.of(rows)
+            decisions: list[Decision] = []
             for row in rows:
+                claimed_seq = row.seq
                 try:
-                    with transaction.atomic():
-                        outcome = _handle(row, now=tick, library=library, facts=facts)
-                        result.outcomes[outcome] += 1
+                    decisions.append(_decide(row, now=tick, library=library, facts=facts))
                 except Exception as exc:
-                    # One row's failure (any kind: this must not hold up the batch's other
-                    # people) is rolled back to its savepoint and tried again later. Not the
-                    # person's text in the log: the row and the kind of failure.
-                    logger.warning(
-                        "scheduled send failed, retrying later pending_send=%s seq=%s: %s",
-                        row.pk,
-                        row.seq,
-                        type(exc).__name__,
-                    )
-                    failed.add(row.pk)
-                    _postpone(row, tick)
-                    result.outcomes["failed"] += 1
+                    _fail(row.pk, claimed_seq, exc, now=tick, failed=failed, result=result)
+            try:
+                with transaction.atomic():
+                    _write(decisions, now=tick)
+                written = decisions
+            except Exception:
+                # Something in the batch can't be written: one by one, so that only that row
+                # waits and the rest of the batch goes.
+                written = []
+                for decision in decisions:
+                    try:
+                        with transaction.atomic():
+                            _write([decision], now=tick)
+                        written.append(decision)
+                    except Exception as exc:
+                        _fail(
+                            decision.row.pk,
+                            decision.claimed_seq,
+                            exc,
+                            now=tick,
+                            failed=failed,
+                            result=result,
+                        )
+            result.outcomes.update(decision.summary for decision in written)
         if len(rows) < batch:
             break
     return result

@@ -3,8 +3,11 @@ the check that keeps automatic replies from being queued too often."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
@@ -19,9 +22,16 @@ logger = logging.getLogger(__name__)
 
 def queue_sms(**fields: Any) -> SmsOutbox:
     """Write an outbox row (inside the caller's transaction) and ring for it after commit."""
-    outbox = SmsOutbox.objects.create(**fields)
-    after_commit_ring(outbox.pk)
+    (outbox,) = queue_sms_rows([SmsOutbox(**fields)])
     return outbox
+
+
+def queue_sms_rows(rows: list[SmsOutbox]) -> list[SmsOutbox]:
+    """`queue_sms` for many unsaved rows, in one insert."""
+    SmsOutbox.objects.bulk_create(rows)
+    for outbox in rows:
+        after_commit_ring(outbox.pk)
+    return rows
 
 
 def queued_recently(
@@ -48,13 +58,49 @@ def after_commit_ring(outbox_id: int) -> None:
     transaction.on_commit(lambda: ring_outbox(outbox_id))
 
 
+# Sends per task when rings are batched: few enough that M workers share a batch's sends,
+# enough that the dispatcher publishes a handful of tasks per batch, not one per text.
+RING_CHUNK = 20
+
+_batch = threading.local()
+
+
+@contextlib.contextmanager
+def batched_rings() -> Iterator[None]:
+    """Rings inside are collected and, on leaving, started as tasks of up to RING_CHUNK sends
+    each: publishing a task costs a Redis round trip, about as much as the dispatcher's own
+    work for a text (docs/performance.md). Enter it outside `events.batched()`, so that the
+    messages' doorbells ring before their sends start. Nested use joins the outer batch."""
+    if getattr(_batch, "ids", None) is not None:
+        yield
+        return
+    _batch.ids = []
+    try:
+        yield
+    finally:
+        ids, _batch.ids = _batch.ids, None
+        for start in range(0, len(ids), RING_CHUNK):
+            _start_sends(ids[start : start + RING_CHUNK])
+
+
 def ring_outbox(outbox_id: int) -> None:
     """Start the send task. The broker is a doorbell: if it can't be reached the row stays
     pending and the sweeper rings again, so the caller's request must not fail for it."""
-    from messaging.tasks import deliver_sms
+    pending = getattr(_batch, "ids", None)
+    if pending is not None:
+        pending.append(outbox_id)
+        return
+    _start_sends([outbox_id])
+
+
+def _start_sends(outbox_ids: list[int]) -> None:
+    from messaging.tasks import deliver_sms, deliver_sms_many
 
     try:
-        deliver_sms.delay(outbox_id)
+        if len(outbox_ids) == 1:
+            deliver_sms.delay(outbox_ids[0])
+        else:
+            deliver_sms_many.delay(outbox_ids)
     except Exception as exc:
         if getattr(deliver_sms.app.conf, "task_always_eager", False):
             raise  # in process (tests, local): the send itself failed; let it show

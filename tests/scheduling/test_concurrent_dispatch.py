@@ -152,14 +152,14 @@ def test_a_stop_while_the_dispatcher_holds_the_persons_send_waits_for_it_and_win
         enrolment = enrol_for_texts(programme, channel=Channel.SMS)
     participant = enrolment.participant
     inside = threading.Event()
-    real_post = dispatch_module.post_message
+    real_post = dispatch_module.post_automated_messages
 
     def slow_post(**kwargs: object) -> object:
         inside.set()
         time.sleep(1.0)  # the STOP arrives while the batch holds the pending row
         return real_post(**kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(dispatch_module, "post_message", slow_post)
+    monkeypatch.setattr(dispatch_module, "post_automated_messages", slow_post)
 
     def stop_when_inside() -> bool:
         assert inside.wait(timeout=30)

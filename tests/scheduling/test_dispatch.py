@@ -49,6 +49,7 @@ from scheduling.selectors import scheduled_text
 from scheduling.services import create_reminder, pause_texts, resume_texts
 from tests.scheduling.texts import (
     PEER_AND_TEXTS,
+    TEXTS_ONLY,
     automated_bodies,
     automated_outbox,
     clock,
@@ -697,6 +698,39 @@ def test_a_row_whose_send_fails_is_postponed_five_minutes_and_the_batch_goes_on(
     assert not SendRecord.objects.filter(pending_send=row).exists()
     assert sent_texts(broken, Stream.SUPPORTIVE) == [text(1)]
     assert sent_texts(fine) == [text(1)]
+
+
+def test_a_row_whose_write_fails_waits_alone_and_the_rest_of_the_batch_is_sent() -> None:
+    with clock(ENROLLED):
+        programme = text_programme(arms=(*TEXTS_ONLY, *PEER_AND_TEXTS))
+        blocked = enrol_in_arm(programme, "peer_support_texts")
+        fine = enrol_in_arm(programme, "peer_support_texts")
+        also_fine = enrol_in_arm(programme, "texts")
+    row = supportive(blocked)
+    # A record for this send already stands (the send's idempotency key): the batch's
+    # write fails on it, and the text must not go a second time.
+    SendRecord.objects.create(
+        pending_send=row,
+        seq=row.seq,
+        slot_date=row.slot_date,
+        slot_index=row.slot_index,
+        due_at=row.due_at,
+        outcome=SendOutcome.SENT,
+        handled_at=DAY_1,
+    )
+
+    due = PendingSend.objects.filter(due_at=DAY_1).count()  # allocation may enrol extra people
+
+    result = dispatch(DAY_1)
+
+    assert result.outcomes == Counter({"failed": 1, SendOutcome.SENT: due - 1})
+    row.refresh_from_db()
+    assert (row.state, row.due_at, row.seq) == (SendState.SCHEDULED, DAY_1 + RETRY_AFTER, 1)
+    assert automated_bodies(blocked) == []
+    assert automated_outbox(blocked) == []
+    for enrolment in (fine, also_fine):
+        assert sent_texts(enrolment) == [text(1)]
+        assert supportive(enrolment).due_at == DAY_2
 
 
 def test_the_dispatch_due_command_prints_a_summary_and_sends_as_the_function_does() -> None:
