@@ -3,8 +3,6 @@ are idempotent: a redelivered task finds its row already handled (acks_late)."""
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
 
 from messaging import events
@@ -12,8 +10,6 @@ from messaging.metrics import SMS_SENDS
 from messaging.sms import delivery
 from messaging.sms.outbox import ring_outbox
 from messaging.sms.selectors import due_outbox_ids
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="messaging.deliver_sms")
@@ -26,23 +22,15 @@ def deliver_sms(outbox_id: int) -> str:
 
 @shared_task(name="messaging.deliver_sms_many")
 def deliver_sms_many(outbox_ids: list[int]) -> list[str]:
-    """`deliver_sms` for a few rows (a dispatcher batch's chunk, messaging/sms/outbox.py),
-    one after the other. Each send stands alone: one that fails unexpectedly leaves its row
-    to the sweeper and the others still go; the first such failure is raised at the end."""
-    results: list[str] = []
-    failure: Exception | None = None
+    """`deliver_sms` for a few rows (a chunk of a dispatcher batch, messaging/sms/outbox.py):
+    claimed and recorded together (messaging/sms/delivery.py). Idempotent like it: a
+    redelivered chunk finds its rows handled."""
     # The sends' doorbells (where each SMS stands) ring together at the end of the chunk.
     with events.batched():
-        for outbox_id in outbox_ids:
-            try:
-                results.append(deliver_sms(outbox_id))
-            except Exception as exc:
-                logger.warning("sms send failed outbox=%s: %s", outbox_id, type(exc).__name__)
-                failure = failure or exc
-                results.append("failed")
-    if failure is not None:
-        raise failure
-    return results
+        results = delivery.send_outboxes(outbox_ids=list(dict.fromkeys(outbox_ids)))
+    for result in results.values():
+        SMS_SENDS.labels(result=result).inc()
+    return [results[outbox_id] for outbox_id in outbox_ids]
 
 
 @shared_task(name="messaging.sweep_sms_outbox")

@@ -23,7 +23,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from messaging import events
@@ -207,13 +207,18 @@ class Decision:
 
     row: PendingSend
     claimed_seq: int
-    summary: str
+    stopped: str | None = None
     outcome: str | None = None
     slot: tuple[dt.date, int] | None = None
     due_at: dt.datetime | None = None
     expires_at: dt.datetime | None = None
     content: Content | None = None
     conversation_id: uuid.UUID | None = None
+
+    @property
+    def summary(self) -> str:
+        """The outcome, or `stopped:<reason>`."""
+        return f"stopped:{self.stopped}" if self.stopped else str(self.outcome)
 
     def client_id(self) -> str:
         return f"scheduled:{self.row.pk}:{self.claimed_seq}"
@@ -242,7 +247,7 @@ def _decide(row: PendingSend, *, now: dt.datetime, library: Library, facts: Batc
     stop = _stop_reason(row, schedule, facts)
     if stop is not None:
         stop_row(row, state=SendState.STOPPED, reason=stop)
-        return Decision(row, claimed_seq, f"stopped:{stop}")
+        return Decision(row, claimed_seq, stopped=stop)
     assert row.due_at is not None and row.slot_date is not None and row.slot_index is not None
     outcome = _skip_reason(row, schedule, now, facts)
     conversation_id = facts.conversations.get(enrolment.pk)
@@ -263,13 +268,12 @@ def _decide(row: PendingSend, *, now: dt.datetime, library: Library, facts: Batc
                 content = _supportive_content(row, schedule, library)
         except NoContent as exc:
             stop_row(row, state=SendState.STOPPED, reason=exc.reason)
-            return Decision(row, claimed_seq, f"stopped:{exc.reason}")
+            return Decision(row, claimed_seq, stopped=exc.reason)
         outcome = SendOutcome.SENT
         row.sent_count += 1
     decision = Decision(
         row,
         claimed_seq,
-        outcome,
         outcome=outcome,
         slot=(row.slot_date, row.slot_index),
         due_at=row.due_at,
@@ -288,27 +292,25 @@ def _write(decisions: list[Decision], *, now: dt.datetime) -> None:
     """Store decided rows in a few statements for the lot: their texts into threads (labelled
     automated; the outbox texts them to SMS readers, not after the send goes stale), the
     send records, outbox rows for people without a thread, and each row's next send."""
-    posting = [d for d in decisions if d.content is not None and d.conversation_id is not None]
-    messages = post_automated_messages(
-        posts=[
-            AutomatedPost(
+    records = [(d, d.new_record(now)) for d in decisions if d.outcome is not None]
+    posting: list[tuple[SendRecord, AutomatedPost]] = []
+    for d, record in records:
+        if d.content is not None and d.conversation_id is not None:
+            post = AutomatedPost(
                 conversation_id=d.conversation_id,
                 client_id=d.client_id(),
                 body=d.content.body,
                 sms_expires_at=d.expires_at,
             )
-            for d in posting
-            if d.content is not None and d.conversation_id is not None
-        ]
-    )
-    records = {id(d): d.new_record(now) for d in decisions if d.outcome is not None}
-    for decision, message in zip(posting, messages, strict=True):
-        records[id(decision)].message = message
-    SendRecord.objects.bulk_create(records.values())
+            posting.append((record, post))
+    messages = post_automated_messages(posts=[post for _, post in posting])
+    for (record, _), message in zip(posting, messages, strict=True):
+        record.message = message
+    SendRecord.objects.bulk_create([record for _, record in records])
     queue_sms_rows(
         [
-            _outbox_without_thread(d, records[id(d)])
-            for d in decisions
+            _outbox_without_thread(d, record)
+            for d, record in records
             if d.content is not None and d.conversation_id is None
         ]
     )
@@ -416,6 +418,10 @@ def dispatch_due(
                 claimed_seq = row.seq
                 try:
                     decisions.append(_decide(row, now=tick, library=library, facts=facts))
+                except DatabaseError:
+                    # Deciding only reads, and what it reads is the batch's: the whole batch
+                    # waits for the next tick (its transaction can't go on anyway).
+                    raise
                 except Exception as exc:
                     _fail(row.pk, claimed_seq, exc, now=tick, failed=failed, result=result)
             try:

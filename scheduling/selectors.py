@@ -84,12 +84,18 @@ def scheduled_text(record_id: int) -> str:
     record = SendRecord.objects.select_related(
         "library_message", "pending_send__reminder__enrolment__participant__data_key"
     ).get(pk=record_id)
+    return record_text(record)
+
+
+def record_text(record: SendRecord, *, participant: Participant | None = None) -> str:
+    """`scheduled_text` of a record the caller has read (with its library text and reminder);
+    `participant`: the person, when loaded already."""
     if record.library_message is not None:
         return record.library_message.text
     reminder = record.pending_send.reminder
     if reminder is None:
-        raise ValueError(f"send record {record_id} has no text")
-    return reminder_text(reminder)
+        raise ValueError(f"send record {record.pk} has no text")
+    return reminder_text(reminder, participant=participant)
 
 
 # --- Reads for the scheduled-texts API (issue 7) ----------------------------------------------

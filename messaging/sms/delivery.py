@@ -21,6 +21,8 @@ import datetime as dt
 import logging
 import random
 import time
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -54,8 +56,9 @@ from messaging.sms.backends import (
 from messaging.sms.intake import intake_field_ref
 from messaging.sms.segments import count_segments
 from messaging.sms.signatures import status_callback_url
+from peerlink.bulk import update_rows
 from people.models import ConsentSource
-from people.selectors import participant_profile, sms_allowed
+from people.selectors import participant_profile, sms_allowed_ids
 
 logger = logging.getLogger(__name__)
 
@@ -133,10 +136,10 @@ def _text(outbox: SmsOutbox) -> str:
         return risk_texts.crisis_reply(outbox.programme, language)
     if outbox.template == OutboxTemplate.ESCALATION:
         return risk_texts.escalation_text(outbox.programme)
-    if outbox.template == OutboxTemplate.SCHEDULED and outbox.scheduled_send_id is not None:
-        from scheduling.selectors import scheduled_text
+    if outbox.template == OutboxTemplate.SCHEDULED and outbox.scheduled_send is not None:
+        from scheduling.selectors import record_text
 
-        return scheduled_text(outbox.scheduled_send_id)
+        return record_text(outbox.scheduled_send, participant=outbox.participant)
     raise ValueError(f"outbox {outbox.pk} has nothing to send")
 
 
@@ -151,16 +154,19 @@ def _ring(outbox: SmsOutbox) -> None:
     transaction.on_commit(lambda: events.delivery_changed(conversation_id, message_id, seq, status))
 
 
-# What a send reads besides its row (the text and the recipient), by the foreign key that
-# leads there. The other steps need only the message, for its doorbell. Joining all nine
-# tables on every step cost 7 ms a call, most of it PostgreSQL planning the join, twice per
-# SMS (docs/performance.md).
-SEND_RELATED = {
-    "message_id": "message__conversation__data_key",
-    "participant_id": "participant__data_key",
-    "intake_id": "intake__data_key",
-    "programme_id": "programme",
-}
+# What a send reads besides its row: the text (a message in its conversation, a scheduled
+# send's library text or reminder, a programme's template) and the recipient. The other steps
+# need only the message, for its doorbell. Joining all of it on every step cost 7 ms a call,
+# most of it PostgreSQL planning the join, twice per SMS (docs/performance.md): now the claim
+# joins it once for a chunk of rows, the others join the message alone.
+SEND_RELATED = (
+    "message__conversation__data_key",
+    "participant__data_key",
+    "intake__data_key",
+    "programme",
+    "scheduled_send__library_message",
+    "scheduled_send__pending_send__reminder",
+)
 
 
 def _locked(outbox_id: int, *related: str) -> SmsOutbox | None:
@@ -169,20 +175,6 @@ def _locked(outbox_id: int, *related: str) -> SmsOutbox | None:
         .select_related(*(related or ("message",)))
         .filter(pk=outbox_id)
     )
-
-
-def _locked_for_send(outbox_id: int) -> SmsOutbox | None:
-    """The row locked, with what its send reads: the lock on the bare row, then one read that
-    joins only the relations this row has (a scheduled text has no message or intake)."""
-    keys = first_row(
-        SmsOutbox.objects.select_for_update(of=("self",))
-        .filter(pk=outbox_id)
-        .values_list(*SEND_RELATED)
-    )
-    if keys is None:
-        return None
-    related = [path for path, fk in zip(SEND_RELATED.values(), keys, strict=True) if fk is not None]
-    return SmsOutbox.objects.select_related(*related).get(pk=outbox_id)
 
 
 def _finish(outbox: SmsOutbox, *, status: str, delivery: str, now: dt.datetime) -> None:
@@ -199,94 +191,144 @@ def _finish(outbox: SmsOutbox, *, status: str, delivery: str, now: dt.datetime) 
 def claim(*, outbox_id: int) -> ClaimedSend | str:
     """Step 1: the send to hand over, or why there is none ("already-handled", "in-flight",
     "skipped", "expired", "failed", "missing")."""
-    with transaction.atomic():
-        outbox = _locked_for_send(outbox_id)
-        if outbox is None:
-            return "missing"
-        now = timezone.now()
-        lease = dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
-        if outbox.status == OutboxStatus.SENDING and (
-            outbox.claimed_at is not None and outbox.claimed_at > now - lease
-        ):
-            return "in-flight"
-        if outbox.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
-            return "already-handled"
-        if outbox.expires_at is not None and now >= outbox.expires_at:
-            _finish(outbox, status=OutboxStatus.EXPIRED, delivery=DeliveryStatus.NOT_SENT, now=now)
-            logger.info("sms expired: past its staleness limit outbox=%s", outbox_id)
-            return "expired"
-        if _needs_consent(outbox) and not sms_allowed(outbox.participant):  # type: ignore[arg-type]
-            _finish(outbox, status=OutboxStatus.SKIPPED, delivery=DeliveryStatus.NOT_SENT, now=now)
-            logger.info("sms skipped: no consent outbox=%s", outbox_id)
-            return "skipped"
-        if outbox.attempts >= settings.SMS_SEND_MAX_ATTEMPTS:
-            _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
-            logger.warning("sms failed: attempts exhausted outbox=%s", outbox_id)
-            return "failed"
-        try:
-            body, to = _text(outbox), _recipient(outbox)
-        except (DecryptionError, ValueError) as exc:
-            # Erased (its data key destroyed) or with nothing to send: it can never go out, so
-            # it must not come round again every sweep.
-            _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
-            logger.warning("sms cannot be sent outbox=%s: %s", outbox_id, type(exc).__name__)
-            return "failed"
-        segments = count_segments(body)
-        outbox.status = OutboxStatus.SENDING
-        outbox.attempts += 1
-        outbox.claimed_at = now
-        outbox.segments = segments.segments
-        outbox.encoding = segments.encoding
-        outbox.save(update_fields=["status", "attempts", "claimed_at", "segments", "encoding"])
-        return ClaimedSend(
-            outbox_id=outbox.pk,
-            attempt=outbox.attempts,
-            sms=OutgoingSms(
-                to=to,
-                body=body,
-                purpose=outbox.purpose,
-                reference=str(outbox.pk),
-                status_callback=status_callback_url(outbox.pk),
-            ),
-        )
+    return claim_many(outbox_ids=[outbox_id], wait=True)[outbox_id]
 
 
-def _record_accepted(claimed: ClaimedSend, receipt: SmsReceipt) -> str:
+def claim_many(*, outbox_ids: Sequence[int], wait: bool = False) -> dict[int, ClaimedSend | str]:
+    """`claim` for a few rows in one transaction: one query locks them with all their sends
+    read, one reads consent, one marks the claimed rows `sending`. Without `wait`, a row
+    another transaction holds is left alone ("busy"): whoever holds it is handling it, and
+    should it still be pending later, the sweeper rings for it again. So a chunk never waits
+    on, or deadlocks with, a status callback or a STOP."""
+    claimed: dict[int, ClaimedSend | str] = dict.fromkeys(outbox_ids, "missing")
     with transaction.atomic():
-        outbox = _locked(claimed.outbox_id)
-        if outbox is None:
-            return "missing"
-        if outbox.provider_message_id and outbox.provider_message_id != receipt.provider_message_id:
-            # Two accepted sends of one row: a lease ran out while the provider was slow. The
-            # first MessageSid stands; the duplicate is logged for follow-up.
-            logger.warning("sms sent twice outbox=%s attempt=%s", outbox.pk, claimed.attempt)
-            return "duplicate"
-        now = timezone.now()
-        outbox.provider_message_id = receipt.provider_message_id
-        if outbox.status != OutboxStatus.SENT:
-            outbox.status = OutboxStatus.SENT
-            outbox.sent_at = now
-            outbox.error_code = None  # an earlier attempt's; a report that came first keeps its
-        outbox.next_attempt_at = None
-        reported = TWILIO_STATUSES.get(receipt.status.lower(), DeliveryStatus.QUEUED)
-        moved = DELIVERY_RANK[reported] > DELIVERY_RANK[outbox.delivery_status]
-        if moved:
-            outbox.delivery_status = reported
-            outbox.delivery_updated_at = now
-        outbox.save(
-            update_fields=[
-                "provider_message_id",
-                "status",
-                "sent_at",
-                "next_attempt_at",
-                "error_code",
-                "delivery_status",
-                "delivery_updated_at",
-            ]
+        rows = list(
+            SmsOutbox.objects.select_for_update(of=("self",), skip_locked=not wait)
+            .select_related(*SEND_RELATED)
+            .filter(pk__in=claimed)
+            .order_by("pk")
         )
-        if moved:
-            _ring(outbox)
-    return "sent"
+        if not wait:
+            busy = set(claimed) - {outbox.pk for outbox in rows}
+            if busy:
+                present = SmsOutbox.objects.filter(pk__in=busy).values_list("pk", flat=True)
+                claimed.update(dict.fromkeys(present, "busy"))
+        consenting = sms_allowed_ids(
+            {outbox.participant_id for outbox in rows if outbox.participant_id is not None}
+        )
+        now = timezone.now()
+        sending: list[SmsOutbox] = []
+        for outbox in rows:
+            claimed[outbox.pk] = _claim_row(outbox, consenting=consenting, now=now)
+            if isinstance(claimed[outbox.pk], ClaimedSend):
+                sending.append(outbox)
+        update_rows(sending, ["status", "attempts", "claimed_at", "segments", "encoding"])
+    return claimed
+
+
+def _claim_row(
+    outbox: SmsOutbox, *, consenting: set[uuid.UUID], now: dt.datetime
+) -> ClaimedSend | str:
+    """One locked row's claim (the caller saves a claimed row)."""
+    lease = dt.timedelta(seconds=settings.SMS_SENDING_LEASE_SECONDS)
+    if outbox.status == OutboxStatus.SENDING and (
+        outbox.claimed_at is not None and outbox.claimed_at > now - lease
+    ):
+        return "in-flight"
+    if outbox.status not in (OutboxStatus.PENDING, OutboxStatus.SENDING):
+        return "already-handled"
+    if outbox.expires_at is not None and now >= outbox.expires_at:
+        _finish(outbox, status=OutboxStatus.EXPIRED, delivery=DeliveryStatus.NOT_SENT, now=now)
+        logger.info("sms expired: past its staleness limit outbox=%s", outbox.pk)
+        return "expired"
+    if _needs_consent(outbox) and outbox.participant_id not in consenting:
+        _finish(outbox, status=OutboxStatus.SKIPPED, delivery=DeliveryStatus.NOT_SENT, now=now)
+        logger.info("sms skipped: no consent outbox=%s", outbox.pk)
+        return "skipped"
+    if outbox.attempts >= settings.SMS_SEND_MAX_ATTEMPTS:
+        _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
+        logger.warning("sms failed: attempts exhausted outbox=%s", outbox.pk)
+        return "failed"
+    try:
+        body, to = _text(outbox), _recipient(outbox)
+    except (DecryptionError, ValueError) as exc:
+        # Erased (its data key destroyed) or with nothing to send: it can never go out, so
+        # it must not come round again every sweep.
+        _finish(outbox, status=OutboxStatus.FAILED, delivery=DeliveryStatus.FAILED, now=now)
+        logger.warning("sms cannot be sent outbox=%s: %s", outbox.pk, type(exc).__name__)
+        return "failed"
+    segments = count_segments(body)
+    outbox.status = OutboxStatus.SENDING
+    outbox.attempts += 1
+    outbox.claimed_at = now
+    outbox.segments = segments.segments
+    outbox.encoding = segments.encoding
+    return ClaimedSend(
+        outbox_id=outbox.pk,
+        attempt=outbox.attempts,
+        sms=OutgoingSms(
+            to=to,
+            body=body,
+            purpose=outbox.purpose,
+            reference=str(outbox.pk),
+            status_callback=status_callback_url(outbox.pk),
+        ),
+    )
+
+
+ACCEPTED_FIELDS = [
+    "provider_message_id",
+    "status",
+    "sent_at",
+    "next_attempt_at",
+    "error_code",
+    "delivery_status",
+    "delivery_updated_at",
+]
+
+
+def _record_accepted(accepted: Sequence[tuple[ClaimedSend, SmsReceipt]]) -> dict[int, str]:
+    """Step 3 for the sends the provider took: each row's MessageSid, in one transaction."""
+    results: dict[int, str] = {}
+    with transaction.atomic():
+        rows = {
+            outbox.pk: outbox
+            for outbox in SmsOutbox.objects.select_for_update(of=("self",))
+            .select_related("message")
+            .filter(pk__in=[claimed.outbox_id for claimed, _ in accepted])
+            .order_by("pk")
+        }
+        now = timezone.now()
+        changed: list[SmsOutbox] = []
+        for claimed, receipt in accepted:
+            outbox = rows.get(claimed.outbox_id)
+            if outbox is None:
+                results[claimed.outbox_id] = "missing"
+                continue
+            if (
+                outbox.provider_message_id
+                and outbox.provider_message_id != receipt.provider_message_id
+            ):
+                # Two accepted sends of one row: a lease ran out while the provider was slow.
+                # The first MessageSid stands; the duplicate is logged for follow-up.
+                logger.warning("sms sent twice outbox=%s attempt=%s", outbox.pk, claimed.attempt)
+                results[claimed.outbox_id] = "duplicate"
+                continue
+            outbox.provider_message_id = receipt.provider_message_id
+            if outbox.status != OutboxStatus.SENT:
+                outbox.status = OutboxStatus.SENT
+                outbox.sent_at = now
+                outbox.error_code = None  # an earlier attempt's; a report that came first keeps its
+            outbox.next_attempt_at = None
+            reported = TWILIO_STATUSES.get(receipt.status.lower(), DeliveryStatus.QUEUED)
+            if DELIVERY_RANK[reported] > DELIVERY_RANK[outbox.delivery_status]:
+                outbox.delivery_status = reported
+                outbox.delivery_updated_at = now
+                _ring(outbox)
+            changed.append(outbox)
+            results[claimed.outbox_id] = "sent"
+        update_rows(changed, ACCEPTED_FIELDS)
+    return results
 
 
 def _still_claimed(outbox: SmsOutbox | None, claimed: ClaimedSend) -> bool:
@@ -361,29 +403,56 @@ def send_outbox(*, outbox_id: int) -> str:
     claimed = claim(outbox_id=outbox_id)
     if isinstance(claimed, str):
         return claimed
+    return _hand_over({outbox_id: claimed})[outbox_id]
+
+
+def send_outboxes(*, outbox_ids: Sequence[int]) -> dict[int, str]:
+    """`send_outbox` for a few rows (a chunk of a dispatcher batch): claimed together and
+    recorded together, handed over one by one in between. A row another transaction holds is
+    "busy" and left to the sweeper."""
+    claimed = claim_many(outbox_ids=outbox_ids)
+    results = {pk: outcome for pk, outcome in claimed.items() if isinstance(outcome, str)}
+    results.update(
+        _hand_over({pk: send for pk, send in claimed.items() if isinstance(send, ClaimedSend)})
+    )
+    return results
+
+
+def _hand_over(claimed: dict[int, ClaimedSend]) -> dict[int, str]:
+    """Step 2, outside any transaction, then step 3."""
+    results: dict[int, str] = {}
+    accepted: list[tuple[ClaimedSend, SmsReceipt]] = []
     try:
-        receipt = send_sms(claimed.sms)
-    except SmsTemporaryError as exc:
-        return _record_temporary_failure(claimed, exc)
-    except SmsPermanentError as exc:
-        return _record_permanent_failure(claimed, exc)
-    return _record_with_retries(claimed, receipt)
+        for pk, send in claimed.items():
+            try:
+                accepted.append((send, send_sms(send.sms)))
+            except SmsTemporaryError as exc:
+                results[pk] = _record_temporary_failure(send, exc)
+            except SmsPermanentError as exc:
+                results[pk] = _record_permanent_failure(send, exc)
+    finally:
+        # Whatever stopped the loop, the texts already out are written down.
+        if accepted:
+            results.update(_record_with_retries(accepted))
+    return results
 
 
 RECORD_RETRY_SECONDS = (0.5, 1, 2, 4, 8, 16, 32, 64)
 
 
-def _record_with_retries(claimed: ClaimedSend, receipt: SmsReceipt) -> str:
-    """The text is out: keep trying to write down its MessageSid through a database outage
-    (within the lease), since a row left `sending` would be claimed and sent again."""
+def _record_with_retries(accepted: list[tuple[ClaimedSend, SmsReceipt]]) -> dict[int, str]:
+    """The texts are out: keep trying to write down their MessageSids through a database
+    outage (within the lease), since a row left `sending` would be claimed and sent again."""
     for pause in (*RECORD_RETRY_SECONDS, None):
         try:
-            return _record_accepted(claimed, receipt)
+            return _record_accepted(accepted)
         except DatabaseError as exc:
             if pause is None:
                 raise
             logger.warning(
-                "sms sent but not recorded yet outbox=%s: %s", claimed.outbox_id, type(exc).__name__
+                "sms sent but not recorded yet outbox=%s: %s",
+                ",".join(str(claimed.outbox_id) for claimed, _ in accepted),
+                type(exc).__name__,
             )
             if not connection.in_atomic_block and not connection.is_usable():
                 connection.close()  # the next query opens a fresh one

@@ -79,8 +79,15 @@ def batched_rings() -> Iterator[None]:
         yield
     finally:
         ids, _batch.ids = _batch.ids, None
+        failure: Exception | None = None
         for start in range(0, len(ids), RING_CHUNK):
-            _start_sends(ids[start : start + RING_CHUNK])
+            try:
+                _start_sends(ids[start : start + RING_CHUNK])
+            except Exception as exc:
+                # In process only (see _start_sends): the other chunks still go.
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
 
 def ring_outbox(outbox_id: int) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from django.db import connections, router
-from django.db.models import Field, Model
+from django.db.models import CharField, Field, Model, TextField
 
 
 def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
@@ -15,8 +15,12 @@ def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
     PostgreSQL plans row by row: for a dispatcher batch of 200 rows and eleven fields it cost
     more than the rest of the batch together (docs/performance.md). On PostgreSQL each field
     travels as one array parameter instead (`UPDATE … FROM unnest(…)`); elsewhere (SQLite, the
-    local profile) `bulk_update` is good enough. Hand-written: no maintained library does
-    this for Django. Like `bulk_update`, it sends no signals and leaves `auto_now` alone."""
+    local profile) `bulk_update` is good enough. Like `bulk_update`, it sends no signals and
+    leaves `auto_now` alone. Hand-written for now: django-pg-bulk-update does this on
+    PostgreSQL, but declares no Django 5 support, and would still need this fallback; worth
+    evaluating before more bulk writes are added."""
+    if not fields:
+        raise ValueError("name the fields to update")
     if not rows:
         return
     model = type(rows[0])
@@ -29,7 +33,7 @@ def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
     targets = [cast(Field[Any, Any], meta.get_field(name)) for name in (meta.pk.name, *fields)]
     quote = connection.ops.quote_name
     columns = [quote(str(field.column)) for field in targets]
-    arrays = ", ".join(f"%s::{field.db_type(connection)}[]" for field in targets)
+    arrays = ", ".join(f"%s::{_array_type(field, connection)}[]" for field in targets)
     assignments = ", ".join(f"{column} = v.{column}" for column in columns[1:])
     table = quote(meta.db_table)
     # Only the model's own quoted names are formatted in; every value is a parameter.
@@ -42,3 +46,11 @@ def update_rows(rows: Sequence[Model], fields: Sequence[str]) -> None:
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
+
+
+def _array_type(field: Field[Any, Any], connection: Any) -> str:
+    """Strings travel as text: a cast to varchar(n) would cut an over-long value silently,
+    where the assignment to the column raises, as a save would."""
+    if isinstance(field, CharField | TextField):
+        return "text"
+    return str(field.db_type(connection))

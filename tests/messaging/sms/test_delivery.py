@@ -937,11 +937,11 @@ def test_a_send_is_recorded_through_a_short_database_outage(
     real = delivery._record_accepted
     failures = iter([DatabaseDown("down"), DatabaseDown("still down")])
 
-    def flaky(claimed: Any, receipt: Any) -> str:
+    def flaky(accepted: Any) -> dict[int, str]:
         error = next(failures, None)
         if error is not None:
             raise error
-        return real(claimed, receipt)
+        return real(accepted)
 
     monkeypatch.setattr(delivery, "_record_accepted", flaky)
     monkeypatch.setattr(delivery, "RECORD_RETRY_SECONDS", (0, 0, 0))

@@ -70,3 +70,10 @@ def test_no_rows_write_nothing() -> None:
         update_rows([], ["last_seq"])
 
     assert len(queries) == 0
+
+
+def test_no_fields_are_refused() -> None:
+    (thread,) = _threads(1)
+
+    with pytest.raises(ValueError, match="fields"):
+        update_rows([thread], [])
