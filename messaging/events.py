@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+
+from peerlink.batching import Collector
 
 logger = logging.getLogger(__name__)
 
@@ -25,24 +26,11 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-_pending = threading.local()
-
-
-@contextlib.contextmanager
-def batched() -> Iterator[None]:
+def batched() -> contextlib.AbstractContextManager[None]:
     """Doorbells rung inside are sent together on leaving, in one trip into the event loop
     (each `async_to_sync` starts one, and opens a Redis connection): the dispatcher rings for
     a whole batch of texts this way. Nested use joins the outer batch."""
-    if getattr(_pending, "events", None) is not None:
-        yield
-        return
-    _pending.events = []
-    try:
-        yield
-    finally:
-        events, _pending.events = _pending.events, None
-        if events:
-            _send_all(events)
+    return _doorbells.batch()
 
 
 def _send_all(events: list[tuple[str, dict[str, Any]]]) -> None:
@@ -64,12 +52,12 @@ def _send_all(events: list[tuple[str, dict[str, Any]]]) -> None:
         logger.warning("channel layer send failed: %s", type(exc).__name__)
 
 
+_doorbells: Collector[tuple[str, dict[str, Any]]] = Collector(_send_all)
+
+
 def _group_send(group: str, event: dict[str, Any]) -> None:
-    pending = getattr(_pending, "events", None)
-    if pending is not None:
-        pending.append((group, event))
-        return
-    _send_all([(group, event)])
+    if not _doorbells.add((group, event)):
+        _send_all([(group, event)])
 
 
 def message_posted(conversation_id: uuid.UUID, payload: dict[str, Any]) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import threading
-from collections.abc import Iterator
 from typing import Any
 
 from django.db import transaction
@@ -15,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from messaging.models import SmsOutbox
+from peerlink.batching import Collector
 from people.models import Participant
 
 logger = logging.getLogger(__name__)
@@ -62,42 +61,35 @@ def after_commit_ring(outbox_id: int) -> None:
 # enough that the dispatcher publishes a handful of tasks per batch, not one per text.
 RING_CHUNK = 20
 
-_batch = threading.local()
 
-
-@contextlib.contextmanager
-def batched_rings() -> Iterator[None]:
+def batched_rings() -> contextlib.AbstractContextManager[None]:
     """Rings inside are collected and, on leaving, started as tasks of up to RING_CHUNK sends
     each: publishing a task costs a Redis round trip, about as much as the dispatcher's own
     work for a text (docs/performance.md). Enter it outside `events.batched()`, so that the
     messages' doorbells ring before their sends start. Nested use joins the outer batch."""
-    if getattr(_batch, "ids", None) is not None:
-        yield
-        return
-    _batch.ids = []
-    try:
-        yield
-    finally:
-        ids, _batch.ids = _batch.ids, None
-        failure: Exception | None = None
-        for start in range(0, len(ids), RING_CHUNK):
-            try:
-                _start_sends(ids[start : start + RING_CHUNK])
-            except Exception as exc:
-                # In process only (see _start_sends): the other chunks still go.
-                failure = failure or exc
-        if failure is not None:
-            raise failure
+    return _rings.batch()
 
 
 def ring_outbox(outbox_id: int) -> None:
     """Start the send task. The broker is a doorbell: if it can't be reached the row stays
     pending and the sweeper rings again, so the caller's request must not fail for it."""
-    pending = getattr(_batch, "ids", None)
-    if pending is not None:
-        pending.append(outbox_id)
-        return
-    _start_sends([outbox_id])
+    if not _rings.add(outbox_id):
+        _start_sends([outbox_id])
+
+
+def _start_chunks(ids: list[int]) -> None:
+    failure: Exception | None = None
+    for start in range(0, len(ids), RING_CHUNK):
+        try:
+            _start_sends(ids[start : start + RING_CHUNK])
+        except Exception as exc:
+            # In process only (see _start_sends): the other chunks still go.
+            failure = failure or exc
+    if failure is not None:
+        raise failure
+
+
+_rings: Collector[int] = Collector(_start_chunks)
 
 
 def _start_sends(outbox_ids: list[int]) -> None:
