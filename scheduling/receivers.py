@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Q
 
-from messaging.actions.sms_consent import sms_opted_in, sms_opted_out
+from messaging.actions.sms_consent import sms_opt_out_coming, sms_opted_in, sms_opted_out
 from people.models import Participant
 from people.services import timing_preferences_changed
 from programmes.models import Enrolment
@@ -36,6 +36,10 @@ def on_opted_out(sender: object, *, participant: Participant, **_: Any) -> None:
     )
 
 
+def on_opt_out_coming(sender: object, *, participant: Participant, **_: Any) -> None:
+    services.hold_streams(participant=participant)
+
+
 def on_opted_in(sender: object, *, participant: Participant, **_: Any) -> None:
     services.resume_after_opt_in(participant=participant)
 
@@ -48,5 +52,6 @@ def connect() -> None:
     enrolment_started.connect(on_enrolment_started, dispatch_uid="scheduling.enrolment_started")
     enrolment_ended.connect(on_enrolment_ended, dispatch_uid="scheduling.enrolment_ended")
     sms_opted_out.connect(on_opted_out, dispatch_uid="scheduling.opted_out")
+    sms_opt_out_coming.connect(on_opt_out_coming, dispatch_uid="scheduling.opt_out_coming")
     sms_opted_in.connect(on_opted_in, dispatch_uid="scheduling.opted_in")
     timing_preferences_changed.connect(on_timing_changed, dispatch_uid="scheduling.timing")

@@ -484,6 +484,17 @@ def stop_streams(*, enrolment_filter: Q, reason: str, states: Sequence[str] = AC
     return len(rows)
 
 
+def hold_streams(*, participant: Participant) -> None:
+    """Lock the person's pending sends (waiting for a dispatcher that holds them) and change
+    nothing: the first step of a STOP, so that it takes its locks in the dispatcher's order."""
+    list(
+        PendingSend.objects.select_for_update(of=("self",))
+        .filter(enrolment__participant=participant)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 @transaction.atomic
 def resume_after_opt_in(*, participant: Participant, now: dt.datetime | None = None) -> int:
     """START: the streams that STOP stopped plan their next send from now (nothing missed is

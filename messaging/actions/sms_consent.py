@@ -28,6 +28,17 @@ from people.services import grant_consent, withdraw_consent
 # Receivers get `participant` and `source`; they run inside the opt-out's transaction.
 sms_opted_out = Signal()
 sms_opted_in = Signal()
+# Receivers get `participant` and only lock the rows of their own sends to the person, in the
+# order their senders lock them; nothing is written. See `hold_own_sends`.
+sms_opt_out_coming = Signal()
+
+
+def hold_own_sends(*, participant: Participant) -> None:
+    """Before anything of a STOP is written into the person's thread: a sender (the
+    dispatcher) locks its rows, then the conversation, so STOP must take them in that order
+    too, or the two deadlock and one is rolled back (the STOP, or the text it should stop).
+    Must run inside the transaction that then opts the person out."""
+    sms_opt_out_coming.send(sender=Participant, participant=participant)
 
 
 def has_opted_out(participant: Participant) -> bool:

@@ -21,7 +21,12 @@ from django.utils import timezone
 
 from encryption.services import blind_index
 from messaging.actions.reply_channel import follow_channel
-from messaging.actions.sms_consent import has_opted_out, opt_in_to_sms, opt_out_of_sms
+from messaging.actions.sms_consent import (
+    has_opted_out,
+    hold_own_sends,
+    opt_in_to_sms,
+    opt_out_of_sms,
+)
 from messaging.models import (
     Conversation,
     InboundOutcome,
@@ -201,6 +206,8 @@ def _from_participant(
     if keyword is not None:
         # Keywords win over any open survey session; what the person wrote stays in the thread.
         message_id = None
+        if keyword is Keyword.STOP:
+            hold_own_sends(participant=participant)
         if thread.conversation is not None:
             message_id = _post_from_person(thread, participant, text, keyword=True)
         if keyword is Keyword.STOP:

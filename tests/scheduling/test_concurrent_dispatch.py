@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 from django.db.models import Count
+from django.test import Client
 from time_machine import travel
 
 from encryption.services import encrypt
@@ -34,7 +35,9 @@ from scheduling.models import (
 from scheduling.selectors import reminder_ref
 from tests.conftest import using_postgres
 from tests.scheduling.texts import enrol_for_texts, text_programme, utc
+from tests.support import sms
 from tests.support.concurrency import at_once
+from tests.support.sms import phone_of
 
 pytestmark = [
     pytest.mark.postgres,
@@ -178,3 +181,47 @@ def test_a_stop_while_the_dispatcher_holds_the_persons_send_waits_for_it_and_win
     assert outbox.status in ("sent", "skipped")
     with travel(DUE + dt.timedelta(days=1), tick=False):
         assert dispatch_due().handled == 0
+
+
+def test_a_texted_stop_while_the_dispatcher_holds_the_persons_send_neither_deadlocks(
+    transactional_db: None, monkeypatch: pytest.MonkeyPatch, fake_twilio: object
+) -> None:
+    """A STOP texted in is written into the person's thread: it locks their pending sends
+    before the conversation, as the dispatcher does, or the two deadlock and PostgreSQL rolls
+    one back (the STOP, or the batch). Both commit: the batch's text is sent or cancelled,
+    the STOP stands, and the thread reads STOP, then the opt-out notice."""
+    with travel(utc("2027-02-02T17:30"), tick=False):
+        programme = text_programme(arms=ARMS[:1])
+        enrolment = enrol_for_texts(programme, channel=Channel.SMS)
+    participant = enrolment.participant
+    phone = phone_of(enrolment)
+    inside = threading.Event()
+    real_post = dispatch_module.post_automated_messages
+
+    def slow_post(**kwargs: object) -> object:
+        inside.set()
+        time.sleep(1.5)  # the STOP arrives while the batch holds the pending row
+        return real_post(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dispatch_module, "post_automated_messages", slow_post)
+
+    def text_stop_when_inside() -> int:
+        assert inside.wait(timeout=30)
+        return sms.inbound(Client(), sender=phone, body="STOP").status_code
+
+    with travel(DUE, tick=False):
+        result, status = at_once(lambda: dispatch_due(now=DUE), text_stop_when_inside)
+
+    assert status == 200
+    assert result.outcomes == {"sent": 1}
+    assert has_opted_out(participant)
+    row = PendingSend.objects.get(enrolment=enrolment, stream=Stream.SUPPORTIVE)
+    assert (row.state, row.stop_reason) == (SendState.STOPPED, "opted_out")
+    (outbox,) = SmsOutbox.objects.filter(purpose="automated")
+    assert outbox.status in ("sent", "skipped")
+    channels = list(
+        Message.objects.filter(conversation__enrolment=enrolment)
+        .order_by("seq")
+        .values_list("channel", flat=True)
+    )
+    assert channels == [MessageChannel.AUTOMATED, MessageChannel.SMS, MessageChannel.SYSTEM]
