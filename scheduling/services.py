@@ -8,13 +8,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple, TypeVar
 
-from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db import transaction
+from django.db.models import FilteredRelation, Q, QuerySet
 from django.utils import timezone
 
 from audit.services import record
 from encryption.services import encrypt
+from peerlink.bulk import copy_rows
 from peerlink.errors import Conflict, DomainError, NotFound
+from peerlink.streaming import stream_values
 from people.models import Participant, User
 from programmes.models import Enrolment, EnrolmentStatus, Programme
 from scheduling import planning
@@ -243,6 +245,11 @@ def plan_programme(
     created = replanned = stopped = 0
     enrolments = (
         Enrolment.objects.filter(programme=programme, status__in=LIVE_ENROLMENT)
+        .annotate(
+            supportive=FilteredRelation(
+                "pending_sends", condition=Q(pending_sends__stream=Stream.SUPPORTIVE)
+            )
+        )
         .order_by("pk")
         .values_list(
             "pk",
@@ -251,25 +258,36 @@ def plan_programme(
             "participant__time_zone",
             "participant__quiet_hours_start",
             "participant__quiet_hours_end",
+            "supportive__id",
         )
     )
     with transaction.atomic():
-        for batch in _chunks(enrolments.iterator(chunk_size=chunk), chunk):
-            # Locked, so that a dispatcher sending one of these now is waited for, and what
-            # it wrote is what is replanned. Tuples, not model instances: this is the hot
-            # loop of a million-row plan.
-            rows = {
-                r.enrolment_id: r
-                for r in map(
-                    _Existing._make,
-                    PendingSend.objects.select_for_update()
-                    .filter(enrolment_id__in=[e[0] for e in batch], stream=Stream.SUPPORTIVE)
-                    .values_list(*_Existing._fields),
-                )
-            }
+        # The schedule locked, as plan_enrolment locks it: no enrolment gets its row on its
+        # own while the programme is planned, so a row missing from the read below is still
+        # missing at the insert.
+        list(ProgrammeSchedule.objects.select_for_update().filter(programme=programme))
+        for batch in _chunks(stream_values(enrolments, chunk_size=chunk), chunk):
+            # The rows that exist locked, so that a dispatcher sending one of them now is
+            # waited for, and what it wrote is what is replanned; a first plan has none, and
+            # spends no query here. Tuples, not model instances: this is the hot loop of a
+            # million-row plan.
+            existing = [e[6] for e in batch if e[6] is not None]
+            rows = (
+                {
+                    r.enrolment_id: r
+                    for r in map(
+                        _Existing._make,
+                        PendingSend.objects.select_for_update()
+                        .filter(pk__in=existing)
+                        .values_list(*_Existing._fields),
+                    )
+                }
+                if existing
+                else {}
+            )
             new: list[tuple[object, ...]] = []
             updates: dict[tuple[object, ...], list[int]] = {}
-            for pk, enrolled_at, arm_sends, tz_name, quiet_start, quiet_end in batch:
+            for pk, enrolled_at, arm_sends, tz_name, quiet_start, quiet_end, _ in batch:
                 row = rows.get(pk)
                 if row is not None and not (
                     row.state == SendState.SCHEDULED
@@ -344,26 +362,14 @@ INSERT_COLUMNS = ("enrolment_id", *PLAN_FIELDS)
 
 
 def _insert_planned(new: list[tuple[object, ...]], *, now: dt.datetime) -> None:
-    """New supportive rows (enrolment id, then PLAN_FIELDS). On PostgreSQL by COPY: a
-    million-row plan spends most of its time here, and COPY is several times faster than
-    Django's bulk INSERT; elsewhere (SQLite, the local profile) by bulk_create."""
-    if not new:
-        return
-    if connection.vendor != "postgresql":
-        PendingSend.objects.bulk_create(
-            [
-                PendingSend(stream=Stream.SUPPORTIVE, **dict(zip(INSERT_COLUMNS, row, strict=True)))
-                for row in new
-            ],
-            batch_size=1000,
+    """New supportive rows (enrolment id, then PLAN_FIELDS): by COPY on PostgreSQL, where a
+    million-row plan spends much of its time writing."""
+    if new:
+        copy_rows(
+            PendingSend,
+            (*INSERT_COLUMNS, "stream", "seq", "sent_count", "updated_at"),
+            ((*row, Stream.SUPPORTIVE.value, 1, 0, now) for row in new),
         )
-        return
-    columns = ", ".join((*INSERT_COLUMNS, "stream", "seq", "sent_count", "updated_at"))
-    with connection.cursor() as cursor:
-        raw = cursor.cursor  # psycopg 3
-        with raw.copy(f"COPY scheduling_pendingsend ({columns}) FROM STDIN") as copy:
-            for row in new:
-                copy.write_row((*row, Stream.SUPPORTIVE, 1, 0, now))
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterator[list[T]]:

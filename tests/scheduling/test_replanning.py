@@ -26,7 +26,12 @@ from scheduling.models import (
     SendState,
     StopReason,
 )
-from scheduling.services import configure_schedule, create_reminder
+from scheduling.services import (
+    configure_schedule,
+    create_reminder,
+    pause_texts,
+    plan_programme,
+)
 from tests.scheduling.texts import (
     clock,
     dispatch,
@@ -34,6 +39,7 @@ from tests.scheduling.texts import (
     library,
     sent_at,
     sent_texts,
+    supervisor,
     supportive,
     text_programme,
     utc,
@@ -375,3 +381,24 @@ def test_a_new_schedule_without_a_library_is_refused_and_writes_nothing() -> Non
     assert refused.value.code == "invalid_schedule"
     assert not ProgrammeSchedule.objects.filter(programme=programme).exists()
     assert AuditEntry.objects.count() == audits
+
+
+def test_planning_a_programme_creates_missing_rows_replans_others_and_leaves_paused_ones() -> None:
+    with clock(ENROLLED):
+        programme = text_programme()
+        kept, missing, paused = (enrol_for_texts(programme) for _ in range(3))
+        pause_texts(enrolment=paused, by=supervisor(programme))
+    supportive(missing).delete()
+    paused_before = supportive(paused)
+
+    with clock("2027-01-04T20:00"):
+        counts = plan_programme(programme=programme, chunk=2)
+
+    assert (counts.created, counts.replanned, counts.stopped) == (1, 1, 0)
+    assert supportive(kept).due_at == supportive(missing).due_at == utc("2027-01-05T17:00")
+    after = supportive(paused)
+    assert (after.state, after.due_at, after.updated_at) == (
+        SendState.PAUSED,
+        paused_before.due_at,
+        paused_before.updated_at,
+    )

@@ -1,16 +1,19 @@
 """update_rows: many rows of one model, each with its own values, in one statement (on
-PostgreSQL by arrays, elsewhere by bulk_update)."""
+PostgreSQL by arrays, elsewhere by bulk_update). copy_rows: many new rows (on PostgreSQL by
+binary COPY, elsewhere by bulk_create)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from django.db import connection
+from django.db import DataError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from messaging.models import Conversation
-from peerlink.bulk import update_rows
+from peerlink.bulk import copy_rows, update_rows
+from scheduling.models import PendingSend
+from tests.conftest import using_postgres
 from tests.support.factories import enrol, make_programme
 
 pytestmark = pytest.mark.django_db
@@ -77,3 +80,56 @@ def test_no_fields_are_refused() -> None:
 
     with pytest.raises(ValueError, match="fields"):
         update_rows([thread], [])
+
+
+COPY_COLUMNS = (
+    "enrolment_id",
+    "stream",
+    "state",
+    "stop_reason",
+    "due_at",
+    "stale_at",
+    "slot_date",
+    "slot_index",
+    "seq",
+    "sent_count",
+    "updated_at",
+)
+
+
+def test_copied_rows_keep_every_value_of_every_type_nulls_included() -> None:
+    programme = make_programme()
+    first, second = enrol(programme), enrol(programme)
+    stale = WHEN + dt.timedelta(hours=3)
+    rows = [
+        (first.pk, "supportive", "scheduled", "", WHEN, stale, dt.date(2027, 3, 2), 1, 4, 2, WHEN),
+        (second.pk, "supportive", "finished", "", None, None, None, None, 1, 0, WHEN),
+    ]
+
+    copy_rows(PendingSend, COPY_COLUMNS, rows)
+
+    # Not updated_at: bulk_create (SQLite) sets an auto_now field itself.
+    stored = set(PendingSend.objects.values_list(*COPY_COLUMNS[:-1]))
+    assert stored == {row[:-1] for row in rows}
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(not using_postgres(), reason="SQLite does not enforce a varchar's length")
+def test_an_over_long_value_fails_the_copy_and_writes_nothing() -> None:
+    programme = make_programme()
+    first, second = enrol(programme), enrol(programme)
+    rows = [
+        (first.pk, "supportive", "finished", "", None, None, None, None, 1, 0, WHEN),
+        (second.pk, "supportive", "x" * 17, "", None, None, None, None, 1, 0, WHEN),
+    ]
+
+    with pytest.raises(DataError, match="too long"), transaction.atomic():
+        copy_rows(PendingSend, COPY_COLUMNS, rows)
+
+    assert PendingSend.objects.count() == 0
+
+
+def test_no_rows_to_copy_write_nothing() -> None:
+    copy_rows(PendingSend, COPY_COLUMNS, [])
+
+    assert PendingSend.objects.count() == 0
