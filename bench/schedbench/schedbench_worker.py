@@ -9,10 +9,12 @@ Seeds the world (schedbench_world.py), then measures, each next to its baseline:
   (`configure_schedule` moving the send time) against `plan_enrolment` on existing rows;
 - dispatch: `dispatch_due` on a sample of rows made due, against bare writes of the same
   sends (`post_message` for people with a conversation; a send record and `queue_sms` for the
-  others) to other people of the same mix. Two modes: `queue` (Celery not eager: the outbox
-  rows and their tasks on the Redis broker, no worker, as the dispatcher's process does in
-  production) and `send` (Celery eager: each task runs after the batch commits and sends
-  through the real twilio library to the zero-latency fake Twilio HTTP client).
+  others) to other people of the same mix. Three modes: `queue` (Celery not eager: the
+  outbox rows and their tasks on the Redis broker, no worker, as the dispatcher's process
+  does in production); `send` (Celery eager: each task runs after the batch commits and
+  sends through the real twilio library to the zero-latency fake Twilio HTTP client, in this
+  one process); `workers` (as `queue`, with one real Celery worker process beside it, as
+  deploy runs them, sending through twilio to the fake; timed until every text is sent).
 
 Time is frozen at the job's `now` for planning (every call takes `now`; the replan's
 `configure_schedule`, which reads the clock, runs with `django.utils.timezone.now` patched to
@@ -25,8 +27,11 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
 import random
+import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -247,6 +252,111 @@ def outbox_of(pks: list[int]) -> dict[str, int]:
     )
 
 
+def sent_count() -> int:
+    """Outbox rows sent so far. The bench's database holds only the bench's texts, so the
+    whole table is counted: cheaper than any filter over a run's people, and polled."""
+    return SmsOutbox.objects.filter(status=OutboxStatus.SENT).count()
+
+
+def wait_until_sent(total: int, timeout: float = 600) -> None:
+    """Until `total` outbox rows are sent (by the Celery worker). Polled every 50 ms, with
+    one cheap count: under 1% of a run of several seconds, and little CPU taken from the
+    processes measured."""
+    deadline = time.monotonic() + timeout
+    while sent_count() < total:
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"the Celery worker did not reach {total} sent texts in {timeout:.0f} s"
+            )
+        time.sleep(0.05)
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of another process so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def celery_worker() -> Iterator[subprocess.Popen[bytes]]:
+    """One Celery worker, as deploy/Procfile runs it (the prefork pool, a child per core),
+    on this process's settings and broker; what earlier modes left on the broker is
+    purged first, so that it sends only this mode's texts."""
+    celery_app.control.purge()
+    with tempfile.TemporaryFile() as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "peerlink",
+                "worker",
+                "--loglevel",
+                "WARNING",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
+        out.seek(0)
+        text = out.read().decode(errors="replace")
+    if "Traceback" in text or "ERROR" in text:
+        log(f"the Celery worker logged:\n{text[-3000:]}")
+
+
+def dispatch_with_worker(parts: dict[str, list[int]], now: dt.datetime) -> dict[str, Any]:
+    """Mode `workers`: the bare writes, then the dispatcher, in this process, each timed
+    until the Celery worker has sent all their texts."""
+    result: dict[str, Any] = {"bare": {}, "ours": {}}
+    celery_app.conf.task_always_eager = False
+    with celery_worker() as worker:
+        # The warm-ups also wait for the worker to start.
+        bare_sends(parts["warm_bare"], now)
+        make_due(parts["warm"], now)
+        dispatch_due(now=now)
+        sent = sent_count() + len(parts["warm_bare"]) + len(parts["warm"])
+        wait_until_sent(sent)
+
+        cpu = worker_cpu(worker.pid)
+        with timed(result["bare"]):
+            bare_sends(parts["bare"], now)
+            wait_until_sent(sent + len(parts["bare"]))
+        result["bare"]["worker_cpu_seconds"] = worker_cpu(worker.pid) - cpu
+
+        make_due(parts["ours"], now)
+        sent = sent_count()
+        cpu = worker_cpu(worker.pid)
+        with timed(result["ours"]):
+            outcome = dispatch_due(now=now)
+            wait_until_sent(sent + len(parts["ours"]))
+        result["ours"]["worker_cpu_seconds"] = worker_cpu(worker.pid) - cpu
+    for part in ("bare", "ours"):
+        per(result[part], len(parts[part]))
+    result["ours"]["outcomes"] = dict(outcome.outcomes)
+    return result
+
+
+def worker_cpu(pid: int) -> float:
+    """The Celery worker's CPU seconds so far: its main process and its pool's children."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid, *(int(child) for child in children.read_text().split())]
+    return sum(process_cpu(each) for each in pids)
+
+
 def dispatch(world: schedbench_world.World, job: dict[str, Any]) -> dict[str, Any]:
     now = dt.datetime.fromisoformat(job["now"])
     rng = random.Random(job["seed"] + 1)
@@ -274,20 +384,24 @@ def dispatch(world: schedbench_world.World, job: dict[str, Any]) -> dict[str, An
     )
     out: dict[str, Any] = {}
     for mode, parts in plan.items():
-        celery_app.conf.task_always_eager = mode == "send"
-        result: dict[str, Any] = {}
         log(f"dispatch ({mode}): warm-up, then {count:,} bare sends, then {count:,} dispatched")
-        bare_sends(parts["warm_bare"], now)
-        make_due(parts["warm"], now)
-        dispatch_due(now=now)
-        with timed(result.setdefault("bare", {})):
-            bare_sends(parts["bare"], now)
-        per(result["bare"], count)
-        make_due(parts["ours"], now)
-        with timed(result.setdefault("ours", {})):
-            outcome = dispatch_due(now=now)
-        per(result["ours"], count)
-        result["ours"]["outcomes"] = dict(outcome.outcomes)
+        result: dict[str, Any]
+        if mode == "workers":
+            result = dispatch_with_worker(parts, now)
+        else:
+            celery_app.conf.task_always_eager = mode == "send"
+            result = {}
+            bare_sends(parts["warm_bare"], now)
+            make_due(parts["warm"], now)
+            dispatch_due(now=now)
+            with timed(result.setdefault("bare", {})):
+                bare_sends(parts["bare"], now)
+            per(result["bare"], count)
+            make_due(parts["ours"], now)
+            with timed(result.setdefault("ours", {})):
+                outcome = dispatch_due(now=now)
+            per(result["ours"], count)
+            result["ours"]["outcomes"] = dict(outcome.outcomes)
         result["ours"]["outbox"] = outbox_of(parts["ours"])
         result["bare"]["outbox"] = outbox_of(parts["bare"])
         result["ours"]["records_sent"] = SendRecord.objects.filter(
