@@ -144,6 +144,21 @@ def test_two_dispatchers_send_each_of_thousands_of_due_texts_exactly_once(
     assert SendRecord.objects.count() == due
 
 
+def batch_waits_holding_its_rows(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """The dispatcher's batch, once it holds its pending rows, waits 1.5 s before writing its
+    messages (so that a STOP arrives meanwhile); the event is set when it starts to wait."""
+    inside = threading.Event()
+    real_post = dispatch_module.post_automated_messages
+
+    def slow_post(**kwargs: object) -> object:
+        inside.set()
+        time.sleep(1.5)
+        return real_post(**kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(dispatch_module, "post_automated_messages", slow_post)
+    return inside
+
+
 def test_a_stop_while_the_dispatcher_holds_the_persons_send_waits_for_it_and_wins(
     transactional_db: None, monkeypatch: pytest.MonkeyPatch, fake_twilio: object
 ) -> None:
@@ -154,15 +169,7 @@ def test_a_stop_while_the_dispatcher_holds_the_persons_send_waits_for_it_and_win
         programme = text_programme(arms=ARMS[:1])
         enrolment = enrol_for_texts(programme, channel=Channel.SMS)
     participant = enrolment.participant
-    inside = threading.Event()
-    real_post = dispatch_module.post_automated_messages
-
-    def slow_post(**kwargs: object) -> object:
-        inside.set()
-        time.sleep(1.0)  # the STOP arrives while the batch holds the pending row
-        return real_post(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dispatch_module, "post_automated_messages", slow_post)
+    inside = batch_waits_holding_its_rows(monkeypatch)
 
     def stop_when_inside() -> bool:
         assert inside.wait(timeout=30)
@@ -195,15 +202,7 @@ def test_a_texted_stop_while_the_dispatcher_holds_the_persons_send_neither_deadl
         enrolment = enrol_for_texts(programme, channel=Channel.SMS)
     participant = enrolment.participant
     phone = phone_of(enrolment)
-    inside = threading.Event()
-    real_post = dispatch_module.post_automated_messages
-
-    def slow_post(**kwargs: object) -> object:
-        inside.set()
-        time.sleep(1.5)  # the STOP arrives while the batch holds the pending row
-        return real_post(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(dispatch_module, "post_automated_messages", slow_post)
+    inside = batch_waits_holding_its_rows(monkeypatch)
 
     def text_stop_when_inside() -> int:
         assert inside.wait(timeout=30)
