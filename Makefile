@@ -21,9 +21,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo's survey links carry the server's address, so seeding knows it too.
 run: install
 	PEERLINK_ENV=local $(PY) manage.py migrate --noinput
-	PEERLINK_ENV=local $(PY) manage.py seed_demo
+	PEERLINK_ENV=local PEERLINK_PUBLIC_URL=$${PEERLINK_PUBLIC_URL:-http://$(HOST):$(PORT)} $(PY) manage.py seed_demo
 	PEERLINK_ENV=local PEERLINK_PUBLIC_URL=$${PEERLINK_PUBLIC_URL:-http://$(HOST):$(PORT)} $(PY) -m uvicorn peerlink.asgi:application --host $(HOST) --port $(PORT) --app-dir platform --no-access-log
 
 # The whole suite on SQLite (plus the real Redis/PostgreSQL tests), then every database test

@@ -160,6 +160,7 @@ class OutboxTemplate(models.TextChoices):
     CRISIS = "crisis", "The programme's crisis resources"
     ESCALATION = "escalation", "A risk alert waits for an on-call supervisor"
     SCHEDULED = "scheduled", "A scheduled text to a person without a chat thread"
+    SURVEY = "survey", "A survey's text (an invitation, a question, a reminder)"
 
 
 class SmsOutbox(models.Model):
@@ -208,6 +209,14 @@ class SmsOutbox(models.Model):
     # who has no conversation to hold it: the text is read from the send's record.
     scheduled_send = models.OneToOneField(
         "scheduling.SendRecord",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="sms_outbox",
+    )
+    # A survey's text (outcomes/prompts.py writes its words at send time).
+    survey_prompt = models.OneToOneField(
+        "outcomes.SurveyPrompt",
         null=True,
         blank=True,
         on_delete=models.CASCADE,

@@ -27,4 +27,7 @@ class OutcomesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from outcomes import receivers
+
         post_migrate.connect(_load_built_in_instruments, sender=self)
+        receivers.connect()

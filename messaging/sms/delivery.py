@@ -140,6 +140,12 @@ def _text(outbox: SmsOutbox) -> str:
         from scheduling.selectors import record_text
 
         return record_text(outbox.scheduled_send, participant=outbox.participant)
+    if outbox.template == OutboxTemplate.SURVEY and outbox.survey_prompt_id is not None:
+        # Read here, not joined by the claim (SEND_RELATED): surveys are a few texts per
+        # person a year, and every join there is paid by every SMS.
+        from outcomes.prompts import survey_prompt_text
+
+        return survey_prompt_text(outbox.survey_prompt_id)
     raise ValueError(f"outbox {outbox.pk} has nothing to send")
 
 

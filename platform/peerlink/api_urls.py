@@ -96,6 +96,7 @@ urlpatterns = [
     path("", include("staffing.urls")),
     path("", include("messaging.risk.urls")),
     path("", include("scheduling.urls")),
+    path("", include("outcomes.api_urls")),
     path(
         "saved-replies/<int:reply_id>/",
         messaging.SavedReplyDetailView.as_view(),

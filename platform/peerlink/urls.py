@@ -16,6 +16,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include("peerlink.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("surveys/", include("outcomes.urls")),
     path("sms/twilio/inbound/", sms.TwilioInboundView.as_view(), name="sms-twilio-inbound"),
     path("sms/twilio/status/", sms.TwilioStatusView.as_view(), name="sms-twilio-status"),
     path("healthz", health.healthz, name="healthz"),

@@ -56,6 +56,7 @@ class ArmSpec:
     supportive_texts: bool
     reminder_texts: bool
     allocation_weight: int = 1
+    surveys: bool = True
 
 
 # DESIGN.md §1: the four arms of the Edmonton Peer Support System trial.
@@ -110,6 +111,7 @@ def create_programme(
             peer_support=spec.peer_support,
             supportive_texts=spec.supportive_texts,
             reminder_texts=spec.reminder_texts,
+            surveys=spec.surveys,
         )
     for code, site_name in sites:
         Site.objects.create(programme=programme, code=code, name=site_name)

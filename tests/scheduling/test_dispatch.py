@@ -745,7 +745,7 @@ def test_the_dispatch_due_command_prints_a_summary_and_sends_as_the_function_doe
     with clock(DAY_1 + MINUTE):
         dispatch_due()
 
-    assert out.getvalue().strip() == "Handled 1: sent 1."
+    assert out.getvalue().splitlines() == ["Handled 1: sent 1.", "Surveys: handled 0: none due."]
     for enrolment in (by_command, by_function):
         assert outcomes(enrolment) == [SendOutcome.SENT]
         assert sent_texts(enrolment) == [text(1)]
@@ -760,7 +760,7 @@ def test_the_dispatch_due_command_says_when_nothing_is_due() -> None:
     with clock(DAY_1 - MINUTE):
         call_command("dispatch_due", stdout=out)
 
-    assert out.getvalue().strip() == "Handled 0: none due."
+    assert out.getvalue().splitlines() == ["Handled 0: none due.", "Surveys: handled 0: none due."]
 
 
 def test_a_time_boxed_tick_stops_and_leaves_the_rest_for_the_next_one() -> None:

@@ -162,6 +162,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55.0},
     },
+    # Survey invitations, reminders and expiries that are due (outcomes/dispatch.py).
+    "dispatch-due-surveys": {
+        "task": "outcomes.dispatch_surveys",
+        "schedule": 60.0,
+        "options": {"expires": 55.0},
+    },
 }
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")

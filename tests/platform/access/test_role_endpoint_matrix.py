@@ -15,6 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.platform.access import (
     matrix_boundaries,
     matrix_caseloads,
+    matrix_outcomes,
     matrix_risk,
     matrix_scheduling,
     matrix_staffing,
@@ -101,6 +102,7 @@ def case_notes(own: int) -> dict[str, int]:
 AREA_ROWS: list[dict[tuple[str, str], Case]] = [
     matrix_boundaries.ROWS,
     matrix_caseloads.ROWS,
+    matrix_outcomes.ROWS,
     matrix_risk.ROWS,
     matrix_scheduling.ROWS,
     matrix_staffing.ROWS,

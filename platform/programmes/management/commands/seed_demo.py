@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from messaging.models import MessageChannel, SenderRole
 from messaging.services import open_conversation, post_message
+from outcomes.demo import demo_surveys_summary, seed_demo_surveys
 from people.models import Channel, User
 from people.selectors import participant_profile
 from programmes import services
@@ -87,6 +88,8 @@ class Command(BaseCommand):
             "(e.g. +17805550101); the code is printed on this console."
         )
         for line in demo_texts_summary(DEMO_SLUG):
+            self.stdout.write(line)
+        for line in demo_surveys_summary(DEMO_SLUG):
             self.stdout.write(line)
         texter = self._texting_participant()
         if texter:
@@ -176,6 +179,7 @@ class Command(BaseCommand):
         programme.save(update_fields=["auto_assign"])
         self._availability(programme, users)
         seed_demo_texts(programme=programme, admin=admin)
+        seed_demo_surveys(programme=programme, admin=admin)
 
     @staticmethod
     def _availability(programme: Programme, users: dict[str, User]) -> None:
