@@ -130,6 +130,10 @@ class SurveyScheduleAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         )
         obj.pk = saved.pk
 
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple[str, ...]:
+        # A schedule belongs to its programme: moving it would rewrite another's.
+        return ("programme",) if obj is not None else ()
+
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 

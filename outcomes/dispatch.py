@@ -123,7 +123,7 @@ def _hold_person(session: SurveySession) -> bool:
     if not connection.features.has_select_for_update_skip_locked:
         return True
     held = (
-        Participant.objects.select_for_update(skip_locked=True)
+        Participant.objects.select_for_update(skip_locked=True, no_key=True)
         .filter(pk=session.enrolment.participant_id)
         .values_list("pk", flat=True)
         .first()
@@ -131,21 +131,45 @@ def _hold_person(session: SurveySession) -> bool:
     return held is not None
 
 
+def _sms_wait(session: SurveySession) -> dt.timedelta | None:
+    """How long an SMS invitation waits for the person's turn, or None when it is theirs.
+    Asked before the person's lock (so that a session that must wait anyway does not hold
+    the person from the one that goes first) and again under it (what another dispatcher
+    committed meanwhile counts)."""
+    if _sms_session_before(session):
+        return WAIT_FOR_OTHER_SESSION
+    if not _hold_person(session):
+        # Another dispatcher is inviting this person to another survey (another programme's)
+        # right now: whichever commits first goes first.
+        return dt.timedelta(minutes=1)
+    if _sms_session_before(session):
+        return WAIT_FOR_OTHER_SESSION
+    return None
+
+
+def _other_sms_session_open(session: SurveySession) -> bool:
+    return (
+        SurveySession.objects.filter(
+            enrolment__participant_id=session.enrolment.participant_id,
+            channel=SurveyChannel.SMS,
+            state__in=OPEN_STATES,
+        )
+        .exclude(pk=session.pk)
+        .exists()
+    )
+
+
 def _sms_session_before(session: SurveySession) -> bool:
     """Whether an SMS survey of the person must go first: one already open, or an earlier
     instrument of the same timepoint not yet done (by SMS, one conversation at a time, in the
     timepoint's order)."""
-    others = SurveySession.objects.filter(
-        enrolment__participant_id=session.enrolment.participant_id
-    ).exclude(pk=session.pk)
-    open_ = others.filter(channel=SurveyChannel.SMS, state__in=OPEN_STATES)
-    earlier = others.filter(
+    earlier = SurveySession.objects.filter(
         enrolment_id=session.enrolment_id,
         timepoint_id=session.timepoint_id,
         position__lt=session.position,
         state=SessionState.PLANNED,
     ).exclude(channel=SurveyChannel.WEB)
-    return open_.exists() or earlier.exists()
+    return _other_sms_session_open(session) or earlier.exists()
 
 
 def _language(spec: InstrumentSpec, participant: Participant) -> str:
@@ -175,12 +199,10 @@ def _invite(
         channel = _channel(schedule, participant, reach)
     if channel is None:
         return _look_again(session, at=now + RECHECK_UNREACHABLE, outcome="unreachable")
-    if channel == SurveyChannel.SMS and not _hold_person(session):
-        # Another dispatcher is inviting this person to another survey (another programme's)
-        # right now: whichever commits first goes first.
-        return _look_again(session, at=now + dt.timedelta(minutes=1), outcome="waiting")
-    if channel == SurveyChannel.SMS and _sms_session_before(session):
-        return _look_again(session, at=now + WAIT_FOR_OTHER_SESSION, outcome="waiting")
+    if channel == SurveyChannel.SMS:
+        wait = _sms_wait(session)
+        if wait is not None:
+            return _look_again(session, at=now + wait, outcome="waiting")
     instrument = newest_instrument(session.instrument_slug)
     if instrument is None:
         raise LookupError(f"no instrument {session.instrument_slug!r} is stored")
@@ -190,7 +212,7 @@ def _invite(
     session.channel = channel
     session.state = SessionState.INVITED
     session.invited_at = session.last_activity_at = now
-    expires_at = _prompt_expiry(now, person, schedule)
+    expires_at = _prompt_expiry(session, now, person, schedule)
     if channel == SurveyChannel.SMS:
         session.current_item = spec.items[0].key
         text_prompt(
@@ -206,13 +228,18 @@ def _invite(
     return "invited"
 
 
-def _prompt_expiry(now: dt.datetime, person: PersonTiming, schedule: SurveySchedule) -> dt.datetime:
-    return stale_after(
+def _prompt_expiry(
+    session: SurveySession, now: dt.datetime, person: PersonTiming, schedule: SurveySchedule
+) -> dt.datetime:
+    """Not sent after the staleness limit, the next quiet hours or the window's close (a
+    link that would answer 410 is no invitation)."""
+    stale = stale_after(
         now,
         limit=PROMPT_STALENESS,
         tz_name=person.time_zone,
         quiet=survey_quiet(schedule, person),
     )
+    return min(stale, session.closes_at)
 
 
 def _remind(
@@ -228,12 +255,15 @@ def _remind(
     if session.reminders_sent >= schedule.reminder_count and session.state != SessionState.PAUSED:
         return _look_again(session, at=session.closes_at, outcome="waiting")
     reach = _reach(participant, session.enrolment_id)
-    expires_at = _prompt_expiry(now, person, schedule)
+    expires_at = _prompt_expiry(session, now, person, schedule)
     if session.channel == SurveyChannel.SMS:
         if not reach.sms:
             # Opted out meanwhile (the STOP receiver stops SMS sessions; this is the net).
             stop_session(session=session, reason=SessionStopReason.OPTED_OUT, now=now)
             return "stopped:opted_out"
+        if _other_sms_session_open(session):
+            # One SMS survey at a time: answers go to the open one (a revived session waits).
+            return _look_again(session, at=now + WAIT_FOR_OTHER_SESSION, outcome="waiting")
         if session.state == SessionState.PAUSED:
             session.state = SessionState.IN_PROGRESS if session.started_at else SessionState.INVITED
         session.invalid_answers = 0
@@ -261,7 +291,10 @@ def _first_link(
     if not reach.web:
         return _look_again(session, at=now + RECHECK_UNREACHABLE, outcome="unreachable")
     _send_link(
-        session, kind=PromptKind.LINK, reach=reach, expires_at=_prompt_expiry(now, person, schedule)
+        session,
+        kind=PromptKind.LINK,
+        reach=reach,
+        expires_at=_prompt_expiry(session, now, person, schedule),
     )
     session.last_activity_at = now
     session.next_action_at = next_reminder_at(session, schedule, person)

@@ -7,10 +7,7 @@ from typing import Any
 from django import forms
 
 from outcomes.instrument_format import InstrumentSpec
-
-
-def _text(texts: dict[str, str], language: str, spec: InstrumentSpec) -> str:
-    return texts.get(language) or texts[spec.languages[0]]
+from outcomes.prompts import localised
 
 
 class SurveyForm(forms.Form):
@@ -22,8 +19,8 @@ class SurveyForm(forms.Form):
         self.spec = spec
         for number, item in enumerate(spec.items, start=1):
             self.fields[item.key] = forms.TypedChoiceField(
-                label=f"{number}. {_text(item.text, language, spec)}",
-                choices=[(o.value, _text(o.label, language, spec)) for o in item.options],
+                label=f"{number}. {localised(item.text, language, spec)}",
+                choices=[(o.value, localised(o.label, language, spec)) for o in item.options],
                 coerce=int,
                 empty_value=None,
                 required=False,

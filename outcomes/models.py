@@ -127,7 +127,6 @@ class SessionStopReason(models.TextChoices):
     ENROLMENT_ENDED = "enrolment_ended", "The enrolment ended"
     NOT_IN_ARM = "not_in_arm", "The person's arm has no surveys"
     SCHEDULE_OFF = "schedule_off", "The programme's survey schedule is off"
-    UNREACHABLE = "unreachable", "No channel reaches the person (no thread, no SMS consent)"
 
 
 class SurveySession(models.Model):

@@ -14,12 +14,13 @@ from outcomes.selectors import spec_of
 SECONDS_PER_ITEM = 20
 
 
-def _text(texts: dict[str, str], language: str, spec: InstrumentSpec) -> str:
+def localised(texts: dict[str, str], language: str, spec: InstrumentSpec) -> str:
+    """A text of the instrument in `language`, or in its first language."""
     return texts.get(language) or texts[spec.languages[0]]
 
 
 def options_line(item: ItemSpec, language: str, spec: InstrumentSpec) -> str:
-    return "\n".join(f"{o.value} = {_text(o.label, language, spec)}" for o in item.options)
+    return "\n".join(f"{o.value} = {localised(o.label, language, spec)}" for o in item.options)
 
 
 def answer_guidance(item: ItemSpec) -> str:
@@ -33,7 +34,7 @@ def question(spec: InstrumentSpec, key: str, language: str) -> str:
     item = spec.item(key)
     number = [i.key for i in spec.items].index(key) + 1
     return (
-        f"Q{number}/{len(spec.items)}: {_text(item.text, language, spec)}\n"
+        f"Q{number}/{len(spec.items)}: {localised(item.text, language, spec)}\n"
         f"{options_line(item, language, spec)}"
     )
 
@@ -59,7 +60,7 @@ def prompt_text(prompt: SurveyPrompt) -> str:
     assert session.instrument is not None
     spec = spec_of(session.instrument)
     language = session.language or spec.languages[0]
-    stem = _text(spec.stem, language, spec) if spec.stem else ""
+    stem = localised(spec.stem, language, spec) if spec.stem else ""
     kind = prompt.kind
     if kind in (PromptKind.LINK, PromptKind.LINK_REMINDER):
         opener = "A reminder: " if kind == PromptKind.LINK_REMINDER else ""

@@ -59,7 +59,7 @@ def open_sms_session(participant_id: uuid.UUID, *, now: dt.datetime) -> SurveySe
             state__in=OPEN_STATES,
             closes_at__gt=now,
         )
-        .order_by("-invited_at")
+        .order_by("-last_activity_at", "-invited_at")
         .first()
     )
 

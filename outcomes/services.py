@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from audit.services import record
 from outcomes.actions.answers import stop_session
+from outcomes.actions.prompts import cancel_waiting_prompts
 from outcomes.instrument_format import BUILT_IN, InstrumentSpec, built_in
 from outcomes.models import (
     UNFINISHED_STATES,
@@ -145,6 +146,7 @@ def check_timepoints(timepoints: Sequence[TimepointSpec]) -> None:
             )
 
 
+MAX_REMINDERS = 10
 SCHEDULE_FIELDS = frozenset(
     {
         "active",
@@ -174,6 +176,12 @@ def configure_survey_schedule(
         raise DomainError("invalid_survey_schedule", f"Unknown fields: {sorted(unknown)}.")
     if "channel_rule" in fields and fields["channel_rule"] not in ChannelRule.values:
         raise DomainError("invalid_survey_schedule", "Unknown channel rule.")
+    if not 0 <= fields.get("reminder_count", 0) <= MAX_REMINDERS:
+        raise DomainError(
+            "invalid_survey_schedule", f"Send between 0 and {MAX_REMINDERS} reminders."
+        )
+    if fields.get("reminder_interval_hours", 1) < 1:
+        raise DomainError("invalid_survey_schedule", "Reminders must be at least an hour apart.")
     if timepoints is not None:
         check_timepoints(timepoints)
     schedule = SurveySchedule.objects.select_for_update().filter(programme=programme).first()
@@ -203,7 +211,13 @@ def configure_survey_schedule(
     _replan_planned(
         SurveySession.objects.filter(enrolment__programme=programme, state=SessionState.PLANNED)
     )
-    if schedule.active:
+    if not schedule.active:
+        # Switched off: every unfinished session is stopped at the next tick, not when its
+        # next reminder would have come.
+        SurveySession.objects.filter(
+            enrolment__programme=programme, state__in=UNFINISHED_STATES
+        ).update(next_action_at=timezone.now())
+    else:
         _revive_stopped(
             SurveySession.objects.filter(
                 enrolment__programme=programme,
@@ -239,10 +253,11 @@ def plan_surveys(*, enrolment: Enrolment, schedule: SurveySchedule | None = None
 
 
 def _replan_planned(sessions: QuerySet[SurveySession]) -> int:
+    # In pk order, as STOP's hold_surveys locks them: never a deadlock between the two.
     locked = list(
-        sessions.select_for_update(of=("self",)).select_related(
-            "enrolment__participant", "timepoint__schedule"
-        )
+        sessions.select_for_update(of=("self",))
+        .select_related("enrolment__participant", "timepoint__schedule")
+        .order_by("pk")
     )
     for session in locked:
         window = timepoint_window(
@@ -276,6 +291,7 @@ def _revive_stopped(sessions: QuerySet[SurveySession]) -> int:
             enrolment__status__in=(EnrolmentStatus.ACTIVE, EnrolmentStatus.PAUSED),
             closes_at__gt=now,
         )
+        .order_by("pk")
     )
     for session in locked:
         schedule = session.timepoint.schedule
@@ -284,6 +300,13 @@ def _revive_stopped(sessions: QuerySet[SurveySession]) -> int:
         if session.invited_at is None:
             session.state = SessionState.PLANNED
             session.next_action_at = max(session.opens_at, now)
+        elif session.channel == SurveyChannel.WEB:
+            # The link still works: one reminder with it, then the usual rules.
+            session.state = SessionState.IN_PROGRESS if session.started_at else SessionState.INVITED
+            session.reminders_sent = min(
+                session.reminders_sent, max(schedule.reminder_count - 1, 0)
+            )
+            session.next_action_at = now
         else:
             session.state = SessionState.PAUSED
             session.reminders_sent = min(
@@ -296,7 +319,9 @@ def _revive_stopped(sessions: QuerySet[SurveySession]) -> int:
 
 def stop_surveys(*, sessions: QuerySet[SurveySession], reason: str) -> int:
     now = timezone.now()
-    stopping = list(sessions.select_for_update(of=("self",)).filter(state__in=UNFINISHED_STATES))
+    stopping = list(
+        sessions.select_for_update(of=("self",)).filter(state__in=UNFINISHED_STATES).order_by("pk")
+    )
     for session in stopping:
         stop_session(session=session, reason=reason, now=now)
     return len(stopping)
@@ -335,6 +360,7 @@ def switch_to_web_link(*, session_id: uuid.UUID, by: User | None) -> SurveySessi
     if session.state not in UNFINISHED_STATES:
         raise Conflict("survey_session_closed", "This survey session has ended.")
     if session.channel != SurveyChannel.WEB:
+        cancel_waiting_prompts(session=session)
         session.channel = SurveyChannel.WEB
         session.current_item = ""
         if session.state != SessionState.PLANNED:

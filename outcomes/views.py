@@ -18,6 +18,7 @@ from outcomes.actions.web_session import (
 from outcomes.forms import SurveyForm
 from outcomes.links import link_id_of
 from outcomes.models import SurveyLink
+from outcomes.prompts import localised
 from outcomes.selectors import answers_of, spec_of
 
 REFUSED_STATUS = {
@@ -60,22 +61,23 @@ class SurveyFormView(View):
         status: int = 200,
         saved: bool = False,
         missing: tuple[str, ...] = (),
+        crisis: bool = False,
     ) -> HttpResponse:
         session = link.session
         assert session.instrument is not None
         spec = spec_of(session.instrument)
         language = session.language or spec.languages[0]
-        stem = spec.stem.get(language) or (
-            spec.stem.get(spec.languages[0], "") if spec.stem else ""
-        )
+        programme = session.enrolment.programme
         return _private(
             render(
                 request,
                 "outcomes/survey_form.html",
                 {
-                    "programme": session.enrolment.programme.name,
+                    "programme": programme.name,
                     "instrument": spec.name,
-                    "stem": stem,
+                    "stem": localised(spec.stem, language, spec) if spec.stem else "",
+                    # A risky answer saved, not yet submitted: where to get help, now.
+                    "crisis": programme.crisis_text(language) if crisis else "",
                     "form": form,
                     "saved": saved,
                     "missing": set(missing),
@@ -138,4 +140,5 @@ class SurveyFormView(View):
             status=400 if saved.missing else 200,
             saved=not saved.missing,
             missing=saved.missing,
+            crisis=saved.risk_fired,
         )

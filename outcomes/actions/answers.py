@@ -13,6 +13,7 @@ from django.db import transaction
 
 from messaging.risk.models import SignalSource
 from messaging.risk.services import raise_signal
+from outcomes.actions.prompts import cancel_waiting_prompts
 from outcomes.instrument_format import InstrumentSpec
 from outcomes.models import (
     AnswerSource,
@@ -91,6 +92,7 @@ def complete_session(*, session: SurveySession, now: dt.datetime) -> SurveyResul
 
 def expire_session(*, session: SurveySession, now: dt.datetime) -> SurveyResult | None:
     """The window closed first: what was answered is kept and scored, marked incomplete."""
+    cancel_waiting_prompts(session=session)
     session.state = SessionState.EXPIRED
     session.ended_at = now
     session.next_action_at = None
@@ -99,6 +101,7 @@ def expire_session(*, session: SurveySession, now: dt.datetime) -> SurveyResult 
 
 
 def stop_session(*, session: SurveySession, reason: str, now: dt.datetime) -> None:
+    cancel_waiting_prompts(session=session)
     session.state = SessionState.STOPPED
     session.stop_reason = reason
     session.ended_at = now

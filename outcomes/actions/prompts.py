@@ -6,7 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from messaging.models import Conversation, MessageChannel, OutboxPurpose, OutboxTemplate, SenderRole
+from django.utils import timezone
+
+from messaging.models import (
+    Conversation,
+    DeliveryStatus,
+    MessageChannel,
+    OutboxPurpose,
+    OutboxStatus,
+    OutboxTemplate,
+    SenderRole,
+    SmsOutbox,
+)
 from messaging.services import post_message
 from messaging.sms.outbox import queue_sms
 from outcomes.models import SurveyLink, SurveyPrompt, SurveySession
@@ -38,6 +49,19 @@ def text_prompt(
         expires_at=expires_at,
     )
     return prompt
+
+
+def cancel_waiting_prompts(*, session: SurveySession) -> int:
+    """The session's texts not yet handed to the provider are not sent: it ended, or goes by
+    the web now (a question held up by an outage must not reach someone withdrawn)."""
+    return SmsOutbox.objects.filter(
+        survey_prompt__session=session, status=OutboxStatus.PENDING
+    ).update(
+        status=OutboxStatus.SKIPPED,
+        delivery_status=DeliveryStatus.NOT_SENT,
+        delivery_updated_at=timezone.now(),
+        next_attempt_at=None,
+    )
 
 
 def ensure_link(session: SurveySession) -> SurveyLink:

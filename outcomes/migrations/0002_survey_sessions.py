@@ -39,7 +39,7 @@ class Migration(migrations.Migration):
                 ('channel', models.CharField(blank=True, choices=[('sms', 'SMS, one question at a time'), ('web', 'A web link to a form')], max_length=8)),
                 ('language', models.CharField(blank=True, max_length=16)),
                 ('state', models.CharField(choices=[('planned', 'Planned: the window has not opened'), ('invited', 'Invited, not started'), ('in_progress', 'Started'), ('paused', 'Paused after answers it could not read (a reminder follows)'), ('completed', 'Completed'), ('expired', 'The window closed first'), ('stopped', 'Stopped')], max_length=16)),
-                ('stop_reason', models.CharField(blank=True, choices=[('', '-'), ('opted_out', 'The person opted out of SMS (STOP)'), ('enrolment_ended', 'The enrolment ended'), ('not_in_arm', "The person's arm has no surveys"), ('schedule_off', "The programme's survey schedule is off"), ('unreachable', 'No channel reaches the person (no thread, no SMS consent)')], max_length=16)),
+                ('stop_reason', models.CharField(blank=True, choices=[('', '-'), ('opted_out', 'The person opted out of SMS (STOP)'), ('enrolment_ended', 'The enrolment ended'), ('not_in_arm', "The person's arm has no surveys"), ('schedule_off', "The programme's survey schedule is off")], max_length=16)),
                 ('opens_at', models.DateTimeField()),
                 ('closes_at', models.DateTimeField()),
                 ('next_action_at', models.DateTimeField(blank=True, null=True)),

@@ -381,6 +381,22 @@ def test_pause_after_every_reminder_was_sent_still_gets_one_reminder(client: Cli
     assert prompts(enrolment)[-1] == (PromptKind.REMINDER, "phq9_1")
 
 
+def test_a_sentence_to_the_peer_supporter_is_not_asked_again(client: Client) -> None:
+    enrolment = in_conversation()
+    reply(client, enrolment, "Can we talk later about my appointment?", at(5))
+    assert prompt_kinds(enrolment) == ["intro"]
+    assert participant_texts(enrolment) == ["Can we talk later about my appointment?"]
+
+
+def test_a_crisis_text_is_not_answered_with_a_re_ask(client: Client) -> None:
+    from messaging.risk.models import RiskAlert
+
+    enrolment = in_conversation()
+    reply(client, enrolment, "kill myself", at(5))
+    assert prompt_kinds(enrolment) == ["intro"]
+    assert RiskAlert.objects.filter(enrolment=enrolment).count() == 1
+
+
 def test_text_long_after_the_last_survey_text_is_not_asked_again(client: Client) -> None:
     enrolment = in_conversation()
     reply(client, enrolment, "Hi, are you around tonight?", at(3 * 60))

@@ -443,6 +443,34 @@ def test_ending_the_enrolment_stops_every_unfinished_session() -> None:
     }
 
 
+def test_ending_the_enrolment_cancels_its_survey_texts_still_waiting_to_go() -> None:
+    """A question held up in the outbox (a provider outage) must not reach someone withdrawn."""
+    programme = survey_programme()
+    enrolment = enrol_at(programme, ENROLLED)
+    tick(OPENS)
+    (intro,) = survey_sms(enrolment)
+    assert intro.status == OutboxStatus.PENDING  # the test's outbox is never rung
+
+    with clock(OPENS + HOUR):
+        end_enrolment(enrolment=enrolment, status=EnrolmentStatus.WITHDRAWN, ended_by=None)
+
+    intro.refresh_from_db()
+    assert intro.status == OutboxStatus.SKIPPED
+
+
+def test_a_reminder_is_not_sent_after_its_window_closes() -> None:
+    _programme, enrolment = _invited(reminder_count=1, reminder_interval_hours=24 * 13 + 22)
+    reminder_at = session_of(enrolment).next_action_at
+    assert reminder_at < CLOSES < reminder_at + dt.timedelta(hours=3)
+
+    tick(reminder_at)
+
+    reminder = survey_sms(enrolment)[-1]
+    assert reminder.survey_prompt is not None
+    assert reminder.survey_prompt.kind == PromptKind.REMINDER
+    assert reminder.expires_at == CLOSES
+
+
 def test_an_ended_enrolment_gets_no_more_survey_texts() -> None:
     programme = survey_programme(timepoints=default_timepoints(["phq9"]))
     enrolment = enrol_at(programme, ENROLLED)
@@ -502,7 +530,8 @@ def test_a_paused_enrolment_gets_no_reminder_while_paused() -> None:
 def test_a_schedule_turned_off_stops_a_planned_session_at_its_next_tick() -> None:
     programme = survey_programme()
     enrolment = enrol_at(programme, ENROLLED)
-    configure_survey_schedule(programme=programme, changed_by=None, active=False)
+    with clock(ENROLLED):
+        configure_survey_schedule(programme=programme, changed_by=None, active=False)
 
     result = tick(OPENS)
 
@@ -528,7 +557,8 @@ def test_a_schedule_turned_off_sends_an_open_session_no_reminder() -> None:
 def test_a_schedule_turned_back_on_invites_what_the_switch_off_stopped() -> None:
     programme = survey_programme()
     enrolment = enrol_at(programme, ENROLLED)
-    configure_survey_schedule(programme=programme, changed_by=None, active=False)
+    with clock(ENROLLED):
+        configure_survey_schedule(programme=programme, changed_by=None, active=False)
     tick(OPENS)
     assert session_of(enrolment).state == SessionState.STOPPED
 
@@ -542,14 +572,16 @@ def test_a_schedule_turned_back_on_invites_what_the_switch_off_stopped() -> None
 
 def test_a_schedule_turned_back_on_reminds_an_open_session_it_stopped() -> None:
     programme, enrolment = _invited(reminder_count=2, reminder_interval_hours=72)
-    configure_survey_schedule(programme=programme, changed_by=None, active=False)
-    stopped_at = session_of(enrolment).next_action_at
+    stopped_at = OPENS + 2 * HOUR  # 13:00 in Edmonton
+    with clock(stopped_at):
+        configure_survey_schedule(programme=programme, changed_by=None, active=False)
+    assert session_of(enrolment).next_action_at == stopped_at  # looked at again at once
     tick(stopped_at)
     assert session_of(enrolment).state == SessionState.STOPPED
 
-    with clock(stopped_at + SIX_HOURS):
+    with clock(stopped_at + 2 * HOUR):
         configure_survey_schedule(programme=programme, changed_by=None, active=True)
-    tick(stopped_at + SIX_HOURS)
+    tick(stopped_at + 2 * HOUR)
 
     assert prompt_kinds(enrolment) == [PromptKind.INTRO, PromptKind.REMINDER]
     assert session_of(enrolment).state == SessionState.INVITED

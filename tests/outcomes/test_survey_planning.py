@@ -175,6 +175,14 @@ BAD_SCHEDULES: dict[str, tuple[dict[str, Any], str]] = {
         {"timepoints": [TimepointSpec("before", "Before", -7, 14, ("phq9",))]},
         "before",
     ),
+    "reminders no time apart": (
+        {"timepoints": default_timepoints(["phq9"]), "reminder_interval_hours": 0},
+        "an hour apart",
+    ),
+    "too many reminders": (
+        {"timepoints": default_timepoints(["phq9"]), "reminder_count": 50},
+        "reminders",
+    ),
     "unknown field": (
         {"timepoints": default_timepoints(["phq9"]), "reminder_every": 3},
         "reminder_every",

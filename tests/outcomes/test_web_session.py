@@ -211,6 +211,12 @@ def test_saving_part_way_stores_the_answers_given(survey: WebSurvey) -> None:
     assert SurveyLink.objects.get(session=session).used_at is None
 
 
+def test_saving_item_9_above_0_part_way_shows_the_crisis_resources(survey: WebSurvey) -> None:
+    response = survey.post(phq9(0, 0, 0, 0, 0, 0, 0, 0, 2), action="save")
+    assert response.status_code == 200
+    assert "Call 988." in text(response)
+
+
 def test_returning_to_the_link_shows_the_saved_answers_selected(survey: WebSurvey) -> None:
     survey.post(phq9(1, 2, 3), action="save")
     response = survey.open(NEXT_DAY)
