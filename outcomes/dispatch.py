@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from messaging.actions.sms_consent import has_opted_out
 from messaging.models import Conversation
 from outcomes.actions.answers import expire_session, stop_session
 from outcomes.actions.prompts import ensure_link, post_link_in_thread, text_prompt
@@ -78,7 +77,8 @@ class Reach:
 
 
 def _reach(participant: Participant, enrolment_id: uuid.UUID) -> Reach:
-    sms = participant.pk in sms_allowed_ids([participant.pk]) and not has_opted_out(participant)
+    # An opt-out withdraws the consent: no active consent covers STOP too.
+    sms = participant.pk in sms_allowed_ids([participant.pk])
     conversation = Conversation.objects.filter(enrolment_id=enrolment_id).first()
     return Reach(sms=sms, conversation=conversation)
 

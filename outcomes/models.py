@@ -173,7 +173,7 @@ class SurveySession(models.Model):
                 fields=["enrolment", "timepoint", "instrument_slug"], name="one_session_per_ask"
             ),
             models.CheckConstraint(
-                condition=~models.Q(state__in=["planned", "invited", "in_progress", "paused"])
+                condition=~models.Q(state__in=[s.value for s in UNFINISHED_STATES])
                 | models.Q(next_action_at__isnull=False),
                 name="unfinished_session_has_next_action",
             ),
@@ -181,7 +181,7 @@ class SurveySession(models.Model):
         indexes = [
             models.Index(
                 fields=["next_action_at"],
-                condition=models.Q(state__in=["planned", "invited", "in_progress", "paused"]),
+                condition=models.Q(state__in=[s.value for s in UNFINISHED_STATES]),
                 name="survey_session_due",
             ),
         ]

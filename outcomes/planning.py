@@ -85,7 +85,7 @@ def planned_sessions(
                     timepoint=timepoint,
                     instrument_slug=slug,
                     position=position,
-                    state="planned",
+                    state=SessionState.PLANNED,
                     opens_at=window.opens_at,
                     closes_at=window.closes_at,
                     next_action_at=window.opens_at,
