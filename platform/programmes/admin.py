@@ -104,7 +104,17 @@ class PeerSupporterProfileAdmin(admin.ModelAdmin[PeerSupporterProfile]):
 @admin.register(Enrolment)
 class EnrolmentAdmin(ReadOnlyAdmin):
     # The arm is deliberately absent from the list: allocation is revealed once, at enrolment.
-    list_display = ("id", "programme", "site", "track", "status", "enrolled_at")
+    # Age band and gender (for the anonymised export) are shown on the read-only page too.
+    list_display = (
+        "id",
+        "programme",
+        "site",
+        "track",
+        "status",
+        "enrolled_at",
+        "age_band",
+        "gender",
+    )
     list_filter = ("programme", "status")
     exclude = ("arm", "stratum", "allocation_number")
 

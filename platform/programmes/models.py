@@ -246,6 +246,25 @@ class EnrolmentStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
 
 
+class AgeBand(models.TextChoices):
+    AGE_18_24 = "18-24", "18 to 24"
+    AGE_25_34 = "25-34", "25 to 34"
+    AGE_35_44 = "35-44", "35 to 44"
+    AGE_45_54 = "45-54", "45 to 54"
+    AGE_55_64 = "55-64", "55 to 64"
+    AGE_65_PLUS = "65+", "65 and over"
+    NOT_RECORDED = "not_recorded", "Not recorded"
+
+
+class Gender(models.TextChoices):
+    WOMAN = "woman", "Woman"
+    MAN = "man", "Man"
+    NON_BINARY = "non_binary", "Non-binary"
+    ANOTHER = "another", "Another gender"
+    NOT_STATED = "not_stated", "Prefers not to say"
+    NOT_RECORDED = "not_recorded", "Not recorded"
+
+
 class Enrolment(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     participant = models.ForeignKey(
@@ -266,6 +285,13 @@ class Enrolment(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     stratum = models.CharField(max_length=200)
     allocation_number = models.PositiveIntegerField()
+    # Demographic quasi-identifiers for the anonymised evaluator export, recorded at enrolment
+    # as coarse bands and categories (an age band, never a birth date) because the export
+    # checks them for k-anonymity. Not shown in casework views.
+    age_band = models.CharField(
+        max_length=16, choices=AgeBand.choices, default=AgeBand.NOT_RECORDED
+    )
+    gender = models.CharField(max_length=16, choices=Gender.choices, default=Gender.NOT_RECORDED)
 
     class Meta:
         constraints = [

@@ -8,8 +8,10 @@ from rest_framework import serializers
 from people.models import Channel, User
 from people.selectors import mask_phone, participant_profile, staff_display_name
 from programmes.models import (
+    AgeBand,
     CaseloadAssignment,
     Enrolment,
+    Gender,
     HandoffReason,
     PeerChangeReason,
     PeerChangeRequest,
@@ -59,6 +61,9 @@ class EnrolSerializer(serializers.Serializer[Any]):
     research_consent_version = serializers.CharField(
         max_length=32, required=False, allow_blank=True
     )
+    # For the anonymised evaluator export only: never in `enrolment_payload`.
+    age_band = serializers.ChoiceField(choices=AgeBand.choices, default=AgeBand.NOT_RECORDED)
+    gender = serializers.ChoiceField(choices=Gender.choices, default=Gender.NOT_RECORDED)
 
 
 class AssignSerializer(serializers.Serializer[Any]):

@@ -26,10 +26,12 @@ from people.services import (
 )
 from programmes import randomisation
 from programmes.models import (
+    AgeBand,
     Arm,
     CaseloadAssignment,
     Enrolment,
     EnrolmentStatus,
+    Gender,
     HandoffReason,
     Organisation,
     PeerChangeReason,
@@ -184,6 +186,8 @@ def enrol_participant(
     discharge_date: dt.date | None = None,
     sms_consent_version: str | None = None,
     research_consent_version: str | None = None,
+    age_band: str = AgeBand.NOT_RECORDED,
+    gender: str = Gender.NOT_RECORDED,
 ) -> Enrolment:
     """Enrol a person (new or known by phone), allocate their arm, and reveal it (audited).
 
@@ -195,6 +199,10 @@ def enrol_participant(
         raise DomainError("invalid_language", "The programme does not offer this language.")
     if discharge_date is not None and discharge_date > timezone.localdate():
         raise DomainError("invalid_discharge_date", "The discharge date is in the future.")
+    if age_band not in AgeBand.values:
+        raise DomainError("invalid_age_band", "Unknown age band: choose one from the list.")
+    if gender not in Gender.values:
+        raise DomainError("invalid_gender", "Unknown gender: choose one from the list.")
     participant = Participant.objects.filter(phone_index=phone_index(phone)).first()
     if participant is None:
         participant = create_participant(
@@ -220,6 +228,8 @@ def enrol_participant(
                 enrolled_by=enrolled_by,
                 stratum=allocation.stratum,
                 allocation_number=allocation.number,
+                age_band=age_band,
+                gender=gender,
             )
     except IntegrityError:
         raise Conflict(

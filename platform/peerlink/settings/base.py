@@ -216,6 +216,9 @@ SMS_HELP_FALLBACK = os.environ.get(
 # Key material (DESIGN.md §5). Parsed and validated by encryption.keyring.
 PEERLINK_KEYRING = os.environ.get("PEERLINK_KEYRING", "")
 PEERLINK_INDEX_KEY = os.environ.get("PEERLINK_INDEX_KEY", "")
+# Per-study keys of the evaluator export's pseudonymous ids, "slug:base64key,...": never in
+# the database (outcomes/export/keys.py).
+PEERLINK_EXPORT_KEYS = os.environ.get("PEERLINK_EXPORT_KEYS", "")
 
 # Sign-in codes for service users (sent by SMS).
 LOGIN_CODE_TTL_SECONDS = 600

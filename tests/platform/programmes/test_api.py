@@ -105,6 +105,58 @@ def test_enrolling_through_the_api_returns_the_enrolment(world: World) -> None:
     assert Enrolment.objects.filter(pk=body["id"]).exists()
 
 
+def _enrol_body(**change: str) -> dict[str, str]:
+    return {
+        "site": "north",
+        "name": "Api Person",
+        "phone": fictional_phone(),
+        "language": "en",
+        "time_zone": "America/Edmonton",
+        **change,
+    }
+
+
+def test_enrolling_through_the_api_stores_the_age_band_and_gender(world: World) -> None:
+    response = signed_in_client(world.admin).post(
+        f"/api/v1/programmes/{world.programme.slug}/enrolments/",
+        _enrol_body(age_band="65+", gender="not_stated"),
+        content_type="application/json",
+    )
+    assert response.status_code == 201
+    enrolment = Enrolment.objects.get(pk=response.json()["id"])
+    assert (enrolment.age_band, enrolment.gender) == ("65+", "not_stated")
+
+
+def test_the_enrolment_payload_shows_staff_no_age_band_or_gender(world: World) -> None:
+    response = signed_in_client(world.admin).post(
+        f"/api/v1/programmes/{world.programme.slug}/enrolments/",
+        _enrol_body(age_band="25-34", gender="woman"),
+        content_type="application/json",
+    )
+    body = response.json()
+    assert "age_band" not in body
+    assert "gender" not in body
+    assert "age_band" not in body["participant"]
+    assert "gender" not in body["participant"]
+
+
+@pytest.mark.parametrize("change", [{"age_band": "90+"}, {"gender": "female"}])
+def test_an_invalid_age_band_or_gender_through_the_api_is_refused_and_writes_nothing(
+    world: World, change: dict[str, str]
+) -> None:
+    before = (Participant.objects.count(), Enrolment.objects.count())
+    response = signed_in_client(world.admin).post(
+        f"/api/v1/programmes/{world.programme.slug}/enrolments/",
+        _enrol_body(**change),
+        content_type="application/json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "invalid"
+    assert set(body["fields"]) == set(change)
+    assert (Participant.objects.count(), Enrolment.objects.count()) == before
+
+
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
@@ -189,6 +241,8 @@ json_values = st.recursive(
                 "preferred_channel",
                 "track",
                 "discharge_date",
+                "age_band",
+                "gender",
                 "extra",
             ]
         ),

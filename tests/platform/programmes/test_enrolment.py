@@ -10,7 +10,7 @@ from peerlink.errors import Conflict, DomainError
 from people.models import ConsentRecord, Participant, User
 from people.selectors import participant_profile
 from programmes import services
-from programmes.models import Enrolment, RandomisationBlock, Site
+from programmes.models import AgeBand, Enrolment, Gender, RandomisationBlock, Site
 from tests.support.factories import enrol, fictional_phone, make_programme
 
 pytestmark = pytest.mark.django_db
@@ -116,6 +116,45 @@ def test_bad_enrolment_input_gets_a_clear_error_and_writes_nothing(overrides, co
         _enrol(programme, **overrides)
     assert excinfo.value.code == code
     assert _row_counts() == before
+
+
+def test_enrolment_stores_the_age_band_and_gender() -> None:
+    programme = make_programme()
+    enrolment = _enrol(programme, age_band=AgeBand.AGE_35_44, gender=Gender.NON_BINARY)
+    enrolment.refresh_from_db()
+    assert (enrolment.age_band, enrolment.gender) == ("35-44", "non_binary")
+
+
+def test_age_band_and_gender_default_to_not_recorded() -> None:
+    programme = make_programme()
+    enrolment = _enrol(programme)
+    enrolment.refresh_from_db()
+    assert (enrolment.age_band, enrolment.gender) == ("not_recorded", "not_recorded")
+
+
+@pytest.mark.parametrize(
+    ("overrides", "code"),
+    [
+        ({"age_band": "90+"}, "invalid_age_band"),
+        ({"age_band": "1980-04-01"}, "invalid_age_band"),
+        ({"gender": "female"}, "invalid_gender"),
+    ],
+)
+def test_invalid_age_band_or_gender_is_refused_and_writes_nothing(overrides, code) -> None:  # type: ignore[no-untyped-def]
+    programme = make_programme()
+    before = _row_counts()
+    with pytest.raises(DomainError) as excinfo:
+        _enrol(programme, **overrides)
+    assert excinfo.value.code == code
+    assert _row_counts() == before
+
+
+def test_enrolment_audit_entry_holds_no_age_band_or_gender() -> None:
+    programme = make_programme()
+    enrolment = _enrol(programme, age_band=AgeBand.AGE_18_24, gender=Gender.WOMAN)
+    for entry in AuditEntry.objects.filter(target_id=str(enrolment.id)):
+        assert "age_band" not in entry.details
+        assert "gender" not in entry.details
 
 
 def test_error_messages_never_repeat_the_phone_number() -> None:

@@ -27,6 +27,13 @@ def test_seed_demo_creates_the_demo_programme_and_prints_the_logins() -> None:
     assert "peerlink-demo" in output
 
 
+def test_seed_demo_records_varied_age_bands_and_genders() -> None:
+    _seed()
+    enrolments = Enrolment.objects.filter(programme__slug="demo")
+    assert len(set(enrolments.values_list("age_band", flat=True))) > 1
+    assert len(set(enrolments.values_list("gender", flat=True))) > 1
+
+
 def test_seed_demo_is_safe_to_run_twice() -> None:
     _seed()
     counts = (Enrolment.objects.count(), Conversation.objects.count(), Message.objects.count())

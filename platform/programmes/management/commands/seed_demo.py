@@ -15,7 +15,16 @@ from outcomes.demo import demo_surveys_summary, seed_demo_surveys
 from people.models import Channel, User
 from people.selectors import participant_profile
 from programmes import services
-from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+from programmes.models import (
+    AgeBand,
+    Enrolment,
+    Gender,
+    HandoffReason,
+    Organisation,
+    Programme,
+    Role,
+    Site,
+)
 from scheduling.demo import demo_texts_summary, seed_demo_texts
 from staffing.availability import WEEKDAYS
 from staffing.services import add_on_call_shift, set_staff_phone, set_working_hours
@@ -41,6 +50,17 @@ PARTICIPANTS = (
     ("Avery Demo", "+14035550106", "en", "calgary", Channel.SMS),
     ("Rowan Demo", "+17805550107", "en", "edmonton", Channel.WEB),
     ("Skyler Demo", "+14035550108", "fr", "calgary", Channel.SMS),
+)
+# Their age band and gender, recorded at enrolment for the anonymised export (same order).
+DEMOGRAPHICS = (
+    (AgeBand.AGE_25_34, Gender.WOMAN),
+    (AgeBand.AGE_35_44, Gender.MAN),
+    (AgeBand.AGE_18_24, Gender.NON_BINARY),
+    (AgeBand.AGE_45_54, Gender.WOMAN),
+    (AgeBand.AGE_55_64, Gender.MAN),
+    (AgeBand.AGE_25_34, Gender.NOT_STATED),
+    (AgeBand.AGE_65_PLUS, Gender.MAN),
+    (AgeBand.NOT_RECORDED, Gender.WOMAN),
 )
 
 # The demo programme's (fictional) SMS number: `simulate_sms` texts it by default.
@@ -160,7 +180,9 @@ class Command(BaseCommand):
             services.add_to_team(team=team, peer_supporter=peer)
         admin = users["demo-admin"]
         today = timezone.localdate()
-        for number, (name, phone, language, site_code, channel) in enumerate(PARTICIPANTS):
+        demo_people = zip(PARTICIPANTS, DEMOGRAPHICS, strict=True)
+        for number, (person, (age_band, gender)) in enumerate(demo_people):
+            name, phone, language, site_code, channel = person
             enrolment = services.enrol_participant(
                 programme=programme,
                 site=Site.objects.get(programme=programme, code=site_code),
@@ -173,6 +195,8 @@ class Command(BaseCommand):
                 discharge_date=today - dt.timedelta(days=number + 1),
                 sms_consent_version="demo-1",
                 research_consent_version="demo-1",
+                age_band=age_band,
+                gender=gender,
             )
             self._assign(enrolment, peers[number % len(peers)], admin)
         programme.auto_assign = True
