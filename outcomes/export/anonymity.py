@@ -82,7 +82,9 @@ class NotAnonymisable(ValueError):
     pass
 
 
-def _levels(combo_levels: tuple[int, ...], order: Sequence[int], depth: Sequence[int]) -> int:
+def _next_to_generalise(
+    combo_levels: tuple[int, ...], order: Sequence[int], depth: Sequence[int]
+) -> int:
     """The index in `order` of the next quasi-identifier to generalise, or -1 when all are
     suppressed."""
     for position, index in enumerate(order):
@@ -110,7 +112,7 @@ def anonymise(
         )
     depth = [len(HIERARCHIES[name]) for name in names]
     order = list(reversed(range(len(names))))  # the last-listed is generalised first
-    # state: recorded combo -> (its current levels, its current published values)
+    # recorded combination -> how far up its hierarchy each quasi-identifier has gone
     levels: dict[Combo, tuple[int, ...]] = {combo: (0,) * len(names) for combo in counts}
 
     def publish(combo: Combo, at: tuple[int, ...]) -> Combo:
@@ -129,7 +131,7 @@ def anonymise(
             at = levels[combo]
             if sizes[publish(combo, at)] >= k:
                 continue
-            position = _levels(at, order, depth)
+            position = _next_to_generalise(at, order, depth)
             if position < 0:
                 continue
             index = order[position]

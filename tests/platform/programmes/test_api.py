@@ -83,6 +83,17 @@ def test_a_handoff_moves_the_person_to_the_new_caseload(world: World) -> None:
     assert [h["reason"] for h in history] == ["initial", "leave"]
 
 
+def _enrol_body(**change: str) -> dict[str, str]:
+    return {
+        "site": "north",
+        "name": "Api Person",
+        "phone": fictional_phone(),
+        "language": "en",
+        "time_zone": "America/Edmonton",
+        **change,
+    }
+
+
 def test_enrolling_through_the_api_returns_the_enrolment(world: World) -> None:
     response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
@@ -103,17 +114,6 @@ def test_enrolling_through_the_api_returns_the_enrolment(world: World) -> None:
     assert body["track"] == "depression"
     assert body["participant"]["display_name"] == "Api Person"
     assert Enrolment.objects.filter(pk=body["id"]).exists()
-
-
-def _enrol_body(**change: str) -> dict[str, str]:
-    return {
-        "site": "north",
-        "name": "Api Person",
-        "phone": fictional_phone(),
-        "language": "en",
-        "time_zone": "America/Edmonton",
-        **change,
-    }
 
 
 def test_enrolling_through_the_api_stores_the_age_band_and_gender(world: World) -> None:
@@ -171,18 +171,10 @@ def test_an_invalid_age_band_or_gender_through_the_api_is_refused_and_writes_not
 def test_bad_enrolment_requests_get_a_coded_error_and_write_nothing(
     world: World, change: dict[str, str], status: int, code: str
 ) -> None:
-    body = {
-        "site": "north",
-        "name": "Bad Input",
-        "phone": fictional_phone(),
-        "language": "en",
-        "time_zone": "America/Edmonton",
-        **change,
-    }
     before = (Participant.objects.count(), Enrolment.objects.count())
     response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
-        body,
+        _enrol_body(**change),
         content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (status, code)
