@@ -140,23 +140,6 @@ def test_the_enrolment_payload_shows_staff_no_age_band_or_gender(world: World) -
     assert "gender" not in body["participant"]
 
 
-@pytest.mark.parametrize("change", [{"age_band": "90+"}, {"gender": "female"}])
-def test_an_invalid_age_band_or_gender_through_the_api_is_refused_and_writes_nothing(
-    world: World, change: dict[str, str]
-) -> None:
-    before = (Participant.objects.count(), Enrolment.objects.count())
-    response = signed_in_client(world.admin).post(
-        f"/api/v1/programmes/{world.programme.slug}/enrolments/",
-        _enrol_body(**change),
-        content_type="application/json",
-    )
-    assert response.status_code == 400
-    body = response.json()
-    assert body["code"] == "invalid"
-    assert set(body["fields"]) == set(change)
-    assert (Participant.objects.count(), Enrolment.objects.count()) == before
-
-
 @pytest.mark.parametrize(
     ("change", "status", "code"),
     [
@@ -166,6 +149,8 @@ def test_an_invalid_age_band_or_gender_through_the_api_is_refused_and_writes_not
         ({"language": "de"}, 400, "invalid_language"),
         ({"name": ""}, 400, "invalid"),
         ({"preferred_channel": "fax"}, 400, "invalid"),
+        ({"age_band": "90+"}, 400, "invalid"),
+        ({"gender": "female"}, 400, "invalid"),
     ],
 )
 def test_bad_enrolment_requests_get_a_coded_error_and_write_nothing(
@@ -177,7 +162,10 @@ def test_bad_enrolment_requests_get_a_coded_error_and_write_nothing(
         _enrol_body(**change),
         content_type="application/json",
     )
-    assert (response.status_code, response.json()["code"]) == (status, code)
+    body = response.json()
+    assert (response.status_code, body["code"]) == (status, code)
+    if code == "invalid":
+        assert set(body["fields"]) == set(change)
     assert (Participant.objects.count(), Enrolment.objects.count()) == before
 
 
@@ -185,13 +173,7 @@ def test_duplicate_enrolment_through_the_api_is_a_conflict(world: World) -> None
     phone = participant_profile(world.own.participant).phone
     response = signed_in_client(world.admin).post(
         f"/api/v1/programmes/{world.programme.slug}/enrolments/",
-        {
-            "site": "north",
-            "name": "Again",
-            "phone": phone,
-            "language": "en",
-            "time_zone": "America/Edmonton",
-        },
+        _enrol_body(name="Again", phone=phone),
         content_type="application/json",
     )
     assert (response.status_code, response.json()["code"]) == (409, "already_enrolled")
