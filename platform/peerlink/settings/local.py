@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from peerlink.settings.base import *  # noqa: F403
 from peerlink.settings.base import (
+    PEERLINK_EXPORT_KEYS,
     PEERLINK_INDEX_KEY,
     PEERLINK_KEYRING,
     TWILIO_AUTH_TOKEN,
@@ -20,6 +21,7 @@ ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 # Dev-only key material, so that `make run` works from a fresh clone.
 PEERLINK_KEYRING = PEERLINK_KEYRING or "1:ZGV2LW9ubHkta2V5LWVuY3J5cHRpb24ta2V5LTAwMDE="
 PEERLINK_INDEX_KEY = PEERLINK_INDEX_KEY or "ZGV2LW9ubHktYmxpbmQtaW5kZXgta2V5LTAwMDAwMDE="
+PEERLINK_EXPORT_KEYS = PEERLINK_EXPORT_KEYS or "demo:ZGV2LW9ubHktZXhwb3J0LWtleS1kZW1vLXN0dWR5LTAx"
 
 # Signs and checks the webhooks of `manage.py simulate_sms` in the demo; the console backend
 # never calls Twilio.

@@ -21,6 +21,9 @@ DATABASES = {
 
 PEERLINK_KEYRING = "1:" + base64.b64encode(b"t" * 32).decode()
 PEERLINK_INDEX_KEY = base64.b64encode(b"i" * 32).decode()
+PEERLINK_EXPORT_KEYS = ",".join(
+    f"{slug}:{base64.b64encode(slug.encode() * 32).decode()}" for slug in ("demo", "trial")
+)
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_TASK_ALWAYS_EAGER = True
