@@ -58,13 +58,13 @@ def _morgan() -> list[object]:
     return [find_participant_by_phone(DEMO_SURVEY_PHONE)]
 
 
-def _answer_phq9_by_sms(client: Client) -> None:
+def answer_phq9_by_sms(client: Client) -> None:
     for minute, body in enumerate(PHQ9_ANSWERS, start=1):
         with time_machine.travel(utc(f"2027-01-13T06:{minute:02d}"), tick=False):
             assert inbound(client, sender=DEMO_SURVEY_PHONE, body=body).status_code == 200
 
 
-def _web_link(output: str) -> str:
+def web_link_path(output: str) -> str:
     match = re.search(r"their GAD-7 is a web link: https?://[^/]+(/surveys/[^/\s]+/)", output)
     assert match, "seed_demo prints the GAD-7 link"
     return match.group(1)
@@ -76,14 +76,14 @@ def test_seed_demo_texts_morgan_the_phq9_by_sms_and_the_gad7_as_a_link() -> None
     assert (phq9.channel, phq9.state) == ("sms", SessionState.INVITED)
     assert (gad7.channel, gad7.state) == ("web", SessionState.INVITED)
     assert "simulate_sms --from +17805550102" in output
-    _web_link(output)
+    web_link_path(output)
 
 
 def test_the_demo_phq9_completed_by_sms_is_scored_and_item_9_alerts_the_supervisor(
     client: Client,
 ) -> None:
     _seed()
-    _answer_phq9_by_sms(client)
+    answer_phq9_by_sms(client)
     phq9 = _session("phq9")
     assert phq9.state == SessionState.COMPLETED
     assert (phq9.result.total, phq9.result.band, phq9.result.complete) == (7.0, "Mild", True)
@@ -100,7 +100,7 @@ def test_the_demo_gad7_completed_through_the_web_link_is_scored_and_counted(
     client: Client,
 ) -> None:
     output = _seed()
-    path = _web_link(output)
+    path = web_link_path(output)
     with time_machine.travel(utc("2027-01-13T06:30"), tick=False):
         assert client.get(path).status_code == 200
         done = client.post(path, {**GAD7_ANSWERS, "action": "submit"})

@@ -9,7 +9,16 @@ from django.test import Client
 
 from people.models import Channel, User
 from programmes import services
-from programmes.models import Enrolment, HandoffReason, Organisation, Programme, Role, Site
+from programmes.models import (
+    AgeBand,
+    Enrolment,
+    Gender,
+    HandoffReason,
+    Organisation,
+    Programme,
+    Role,
+    Site,
+)
 from staffing.availability import WEEKDAYS
 from staffing.services import set_working_hours
 
@@ -70,6 +79,9 @@ def enrol(
     time_zone: str = "America/Edmonton",
     language: str = "en",
     track: str = "general",
+    research_consent: bool = False,
+    age_band: str = AgeBand.NOT_RECORDED,
+    gender: str = Gender.NOT_RECORDED,
 ) -> Enrolment:
     """Enrol a person. With `peer_support` set, retries allocation until the arm matches, so that
     tests don't depend on the random draw (each retry is a new person)."""
@@ -85,6 +97,9 @@ def enrol(
             track=track,
             enrolled_by=by,
             sms_consent_version="v1" if sms_consent else None,
+            research_consent_version="v1" if research_consent else None,
+            age_band=age_band,
+            gender=gender,
         )
         if peer_support is None or enrolment.arm.peer_support == peer_support:
             return enrolment
