@@ -23,6 +23,7 @@ BENCHMARKS = {
     "chat.py": True,
     "sms_inbound.py": True,
     "scheduler.py": True,
+    "export.py": True,
 }
 
 

@@ -221,13 +221,14 @@ def seed(size: int, now: dt.datetime) -> World:
         "md5('bench-participant-' || g)::uuid FROM generate_series(1, %(n)s) g",
         "INSERT INTO programmes_enrolment (id, track, discharge_date, enrolled_at, status, "
         "ended_at, stratum, allocation_number, arm_id, enrolled_by_id, participant_id, "
-        "programme_id, site_id) "
+        "programme_id, site_id, age_band, gender) "
         "SELECT md5('bench-enrolment-' || g)::uuid, "
         "CASE WHEN (g / 3) %% 10 < 3 THEN 'depression' ELSE 'general' END, NULL, "
         "%(now)s - interval '1 hour' - ((g::bigint * 7919) %% %(spread)s) * interval '1 second', "
         "'active', NULL, 'main', g, "
         "CASE WHEN g %% 10 = ANY(%(peer)s) THEN %(peer_arm)s ELSE %(texts_arm)s END, NULL, "
-        "md5('bench-participant-' || g)::uuid, %(programme)s, %(site)s "
+        "md5('bench-participant-' || g)::uuid, %(programme)s, %(site)s, "
+        "'not_recorded', 'not_recorded' "
         "FROM generate_series(1, %(n)s) g",
         "INSERT INTO messaging_conversation (id, last_seq, last_message_at, created_at, "
         "data_key_id, enrolment_id) "
