@@ -6,6 +6,9 @@
 - A person's surveys (states, totals and bands, never item answers): whoever handles the
   enrolment (scheduling.selectors.get_handled_enrolment); anyone else 404.
 - Switching a session to a web link: the same people.
+- Export jobs (the anonymised evaluator export, run in the background and downloaded once):
+  the programme's evaluators and admins; anyone else in the programme 403, outside it 404;
+  a job is 404 to anyone who may not export its programme.
 """
 
 from __future__ import annotations
@@ -13,17 +16,23 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from django.http import FileResponse
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status
+from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from access.permissions import CaseworkStaff, StaffOnly, has_role, request_user
 from outcomes import selectors, services
-from outcomes.models import SurveySession
+from outcomes.export import jobs
+from outcomes.export.anonymity import DEFAULT_K, DEFAULT_QUASI_IDENTIFIERS, HIERARCHIES
+from outcomes.models import ExportJob, ExportState, SurveySession
 from peerlink.errors import DomainError, NotFound
-from programmes.models import Role
+from people.models import User
+from programmes.models import Programme, Role
 from programmes.selectors import get_visible_programme
 from scheduling.selectors import get_handled_enrolment, handled_enrolments
 
@@ -108,3 +117,123 @@ class SurveyWebLinkView(APIView):
         session = services.switch_to_web_link(session_id=visible.get().pk, by=user)
         session = selectors.sessions_of(session.enrolment).get(pk=session.pk)
         return Response(_session_payload(session))
+
+
+class ExportRequestSerializer(serializers.Serializer[Any]):
+    # Repeated names answer invalid_export_parameters (outcomes.export.services).
+    k = serializers.IntegerField(min_value=2, max_value=jobs.MAX_K, default=DEFAULT_K)
+    quasi_identifiers = serializers.ListField(
+        child=serializers.ChoiceField(choices=list(HIERARCHIES)),
+        allow_empty=False,
+        default=lambda: list(DEFAULT_QUASI_IDENTIFIERS),
+        help_text="Checked for k-anonymity; those analyses need most first",
+    )
+    redcap = serializers.BooleanField(default=False, help_text="Also the REDCap import files")
+
+
+EXPORT_JOB = OpenApiResponse(
+    description="{id, programme, state, error_code, k, quasi_identifiers, redcap, "
+    "requested_by, created_at, started_at, finished_at, downloaded_at, participants, files "
+    "[{name, rows, sha256, bytes}], download (its URL while ready, else null)}"
+)
+
+
+def _job_payload(job: ExportJob) -> dict[str, Any]:
+    ready = job.state == ExportState.READY
+    return {
+        "id": str(job.pk),
+        "programme": job.programme.slug,
+        "state": job.state,
+        "error_code": job.error_code or None,
+        "k": job.k,
+        "quasi_identifiers": job.quasi_identifiers,
+        "redcap": job.redcap,
+        "requested_by": job.requested_by_id,
+        "created_at": job.created_at,
+        "started_at": job.started_at,
+        "finished_at": job.finished_at,
+        "downloaded_at": job.downloaded_at,
+        "participants": job.participants,
+        "files": job.files,
+        "download": reverse("export-download", args=[job.pk]) if ready else None,
+    }
+
+
+def _exporting_programme(user: User, slug: str) -> Programme:
+    programme = get_visible_programme(user, slug)
+    if not has_role(user, programme, Role.EVALUATOR, Role.ADMIN):
+        raise DomainError(
+            "forbidden", "Your role does not allow this.", http_status=status.HTTP_403_FORBIDDEN
+        )
+    return programme
+
+
+class ProgrammeExportsView(APIView):
+    """GET: the programme's export jobs, newest first. POST: start one (202; the job runs in
+    the background: poll it until `ready`, then download it once). The same request while
+    the caller's identical job is still queued or running answers that job."""
+
+    permission_classes = [StaffOnly]
+
+    @extend_schema(responses={200: OpenApiResponse(description="{jobs: [job, ...]}")})
+    def get(self, request: Request, slug: str) -> Response:
+        programme = _exporting_programme(request_user(request), slug)
+        return Response({"jobs": [_job_payload(job) for job in jobs.jobs_of(programme)]})
+
+    @extend_schema(request=ExportRequestSerializer, responses={202: EXPORT_JOB})
+    def post(self, request: Request, slug: str) -> Response:
+        user = request_user(request)
+        programme = _exporting_programme(user, slug)
+        serializer = ExportRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        job = jobs.start_export_job(
+            programme=programme,
+            requested_by=user,
+            k=data["k"],
+            quasi_identifiers=data["quasi_identifiers"],
+            redcap=data["redcap"],
+        )
+        # An in-process Celery (local, tests) has run the job already.
+        job.refresh_from_db()
+        return Response(_job_payload(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ExportJobView(APIView):
+    """GET: one export job: its state, and what it holds once ready."""
+
+    permission_classes = [StaffOnly]
+
+    @extend_schema(responses={200: EXPORT_JOB})
+    def get(self, request: Request, job_id: str) -> Response:
+        return Response(_job_payload(jobs.get_visible_job(request_user(request), job_id)))
+
+
+class ExportDownloadView(APIView):
+    """GET: the job's zip (its CSV files, datapackage.json and codebook.md), once only: the
+    file is deleted as it is sent, and a second download answers 410
+    export_already_downloaded."""
+
+    permission_classes = [StaffOnly]
+
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            409: OpenApiResponse(description="export_not_ready or export_failed"),
+            410: OpenApiResponse(description="export_already_downloaded or export_expired"),
+        }
+    )
+    def get(self, request: Request, job_id: str) -> FileResponse:
+        user = request_user(request)
+        job = jobs.get_visible_job(user, job_id)
+        path = jobs.claim_download(job_id=job.pk, user=user)
+        handle = path.open("rb")
+        # Unlinked while open: the response still streams the whole file, and nobody can
+        # open it again.
+        path.unlink()
+        return FileResponse(
+            handle,
+            as_attachment=True,
+            filename=f"peerlink-{job.programme.slug}-export-{job.pk}.zip",
+            content_type="application/zip",
+        )

@@ -1,4 +1,4 @@
-"""Survey endpoints under /api/v1/. Each route needs a row in its role matrix file
+"""Survey and export endpoints under /api/v1/. Each route needs a row in its role matrix file
 (tests/platform/access/matrix_outcomes.py)."""
 
 from __future__ import annotations
@@ -22,5 +22,16 @@ urlpatterns: list[URLPattern] = [
         "survey-sessions/<uuid:session_id>/web-link/",
         api.SurveyWebLinkView.as_view(),
         name="survey-session-web-link",
+    ),
+    path(
+        "programmes/<slug:slug>/exports/",
+        api.ProgrammeExportsView.as_view(),
+        name="programme-exports",
+    ),
+    path("exports/<uuid:job_id>/", api.ExportJobView.as_view(), name="export-job"),
+    path(
+        "exports/<uuid:job_id>/download/",
+        api.ExportDownloadView.as_view(),
+        name="export-download",
     ),
 ]

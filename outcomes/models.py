@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 
+from django.conf import settings
 from django.db import models
 
 
@@ -272,3 +273,47 @@ class SurveyLink(models.Model):
 
     def __str__(self) -> str:
         return f"Survey link {self.pk}"
+
+
+class ExportState(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    READY = "ready", "Ready to download"
+    FAILED = "failed", "Failed"
+    DOWNLOADED = "downloaded", "Downloaded (the file is gone)"
+    EXPIRED = "expired", "Expired (the file is gone)"
+
+
+class ExportJob(models.Model):
+    """One evaluator export run in the background (outcomes/export/jobs.py). Its zip lives
+    in PEERLINK_EXPORT_DIR under `archive_name` from `ready` until its one download."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    programme = models.ForeignKey(
+        "programmes.Programme", on_delete=models.CASCADE, related_name="export_jobs"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    k = models.PositiveIntegerField()
+    quasi_identifiers = models.JSONField()
+    redcap = models.BooleanField(default=False)
+    state = models.CharField(max_length=16, choices=ExportState.choices, default=ExportState.QUEUED)
+    error_code = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    downloaded_at = models.DateTimeField(null=True, blank=True)
+    participants = models.PositiveIntegerField(null=True, blank=True)
+    # What the zip holds, as audited: [{name, rows, sha256, bytes}].
+    files = models.JSONField(default=list, blank=True)
+    # Relative to PEERLINK_EXPORT_DIR, so that moving the folder moves every export.
+    archive_name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["programme", "-created_at"], name="export_job_newest"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Export job {self.pk}"

@@ -89,7 +89,7 @@ def export_programme(
 ) -> ExportResult:
     """Writes the programme's anonymised export into `out_dir` (absent or empty), audits it
     and says what it wrote. Every refusal comes before the first file is written."""
-    quasi = _checked_parameters(k=k, quasi_identifiers=quasi_identifiers)
+    quasi = checked_parameters(k=k, quasi_identifiers=quasi_identifiers)
     target = _checked_target(out_dir)
     try:
         pseudonymiser = Pseudonymiser(export_key(programme.slug))
@@ -135,7 +135,7 @@ def export_programme(
     )
 
 
-def _checked_parameters(*, k: int, quasi_identifiers: Sequence[str]) -> tuple[str, ...]:
+def checked_parameters(*, k: int, quasi_identifiers: Sequence[str]) -> tuple[str, ...]:
     quasi = tuple(quasi_identifiers)
     if isinstance(k, bool) or not isinstance(k, int) or k < 2:
         raise ExportError("invalid_export_parameters", "k must be a whole number of at least 2.")

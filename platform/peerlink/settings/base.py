@@ -219,6 +219,8 @@ PEERLINK_INDEX_KEY = os.environ.get("PEERLINK_INDEX_KEY", "")
 # Per-study keys of the evaluator export's pseudonymous ids, "slug:base64key,...": never in
 # the database (outcomes/export/keys.py).
 PEERLINK_EXPORT_KEYS = os.environ.get("PEERLINK_EXPORT_KEYS", "")
+# Where the API's export jobs keep their zip until its one download (outcomes/export/jobs.py).
+PEERLINK_EXPORT_DIR = Path(os.environ.get("PEERLINK_EXPORT_DIR", VAR_DIR / "exports"))
 
 # Sign-in codes for service users (sent by SMS).
 LOGIN_CODE_TTL_SECONDS = 600

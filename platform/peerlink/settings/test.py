@@ -3,7 +3,11 @@ Redis servers that they start themselves (see tests/support/services.py)."""
 
 from __future__ import annotations
 
+import atexit
 import base64
+import shutil
+import tempfile
+from pathlib import Path
 
 from peerlink.settings.base import *  # noqa: F403
 
@@ -24,6 +28,9 @@ PEERLINK_INDEX_KEY = base64.b64encode(b"i" * 32).decode()
 PEERLINK_EXPORT_KEYS = ",".join(
     f"{slug}:{base64.b64encode(slug.encode() * 32).decode()}" for slug in ("demo", "trial")
 )
+# One folder per process: pytest-xdist workers never see each other's export zips.
+PEERLINK_EXPORT_DIR = Path(tempfile.mkdtemp(prefix="peerlink-exports-"))
+atexit.register(shutil.rmtree, PEERLINK_EXPORT_DIR, ignore_errors=True)
 
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 CELERY_TASK_ALWAYS_EAGER = True

@@ -1,4 +1,5 @@
-"""Role matrix rows for the survey endpoints of issue 8 (merged by test_role_endpoint_matrix.py).
+"""Role matrix rows for the survey endpoints of issue 8 and the export jobs (merged by
+test_role_endpoint_matrix.py).
 
 - Completion metrics of a programme are aggregate counts, nothing identifiable: its
   supervisors, admins and evaluators read them (DESIGN.md §5: an evaluator sees no
@@ -11,6 +12,12 @@
   valid token opens the form (GET) and saves (POST) for whoever holds it, signed in or not.
   A bad token is 404 for everyone; that page is HTML, not the API's JSON error shape that
   the matrix test reads, so it is proved in tests/outcomes/test_web_session.py.
+
+- Export jobs (the anonymised evaluator export, downloaded once) are for the programme's
+  evaluators and admins. Its other staff get 403 on the programme's exports, and 404 on a
+  job (as for a job that does not exist); service users and anonymous callers 403 (the
+  permission class wants a programme role). Each role's request is the first download of a
+  ready job: the second is tests/outcomes/export/test_export_jobs.py's.
 
 The matrix runs at the real time of day: the survey dispatcher is given the session's own
 opening time, so that quiet hours never decide what these rows see."""
@@ -65,6 +72,46 @@ def _form_path(world: World) -> str:
     return urllib.parse.urlsplit(survey_url(link.pk)).path
 
 
+def _exports_path(world: World) -> str:
+    return f"/api/v1/programmes/{world.programme.slug}/exports/"
+
+
+def _ready_export(world: World) -> Any:
+    """The evaluator's export of the programme, run and ready (nobody has research consent:
+    it holds no rows, which is all these rows need)."""
+    from outcomes.export.anonymity import DEFAULT_QUASI_IDENTIFIERS
+    from outcomes.export.jobs import run_export_job, start_export_job
+
+    job = start_export_job(
+        programme=world.programme,
+        requested_by=world.evaluator,
+        k=5,
+        quasi_identifiers=DEFAULT_QUASI_IDENTIFIERS,
+        redcap=False,
+    )
+    assert run_export_job(job_id=job.pk) == "ready"
+    return job
+
+
+def _export_job_path(world: World) -> str:
+    return f"/api/v1/exports/{_ready_export(world).pk}/"
+
+
+def _export_download_path(world: World) -> str:
+    return f"/api/v1/exports/{_ready_export(world).pk}/download/"
+
+
+def _exporters(status: int, *, other_staff: int = 403) -> dict[str, int]:
+    return {
+        **everyone(403),
+        "other_peer": other_staff,
+        "own_peer": other_staff,
+        "supervisor": other_staff,
+        "evaluator": status,
+        "admin": status,
+    }
+
+
 def _metrics_readers(status: int) -> dict[str, int]:
     return {**everyone(403), "supervisor": status, "admin": status, "evaluator": status}
 
@@ -75,4 +122,10 @@ ROWS: dict[tuple[str, str], Case] = {
     ("survey-session-web-link", "POST"): Case("POST", _web_link_path, casework(200)),
     ("survey-form", "GET"): Case("GET", _form_path, everyone(200)),
     ("survey-form", "POST"): Case("POST", _form_path, everyone(200)),
+    ("programme-exports", "GET"): Case("GET", _exports_path, _exporters(200)),
+    ("programme-exports", "POST"): Case("POST", _exports_path, _exporters(202)),
+    ("export-job", "GET"): Case("GET", _export_job_path, _exporters(200, other_staff=404)),
+    ("export-download", "GET"): Case(
+        "GET", _export_download_path, _exporters(200, other_staff=404)
+    ),
 }
