@@ -64,6 +64,13 @@ NOTES = (
 )
 
 
+REDCAP_NOTE = (
+    "`redcap.csv` holds the same data for a longitudinal REDCap project: import "
+    "`redcap_data_dictionary.csv`, `redcap_events.csv` and "
+    "`redcap_instrument_designations.csv` first, then the data."
+)
+
+
 class ExportError(DomainError):
     pass
 
@@ -222,14 +229,17 @@ def _write_all(
         ),
         (engagement_table(), _engagement_cells(programme, enrolments, pseudonymiser)),
     ]
-    files = [
+    table_files = [
         describe(
             directory / table.path,
             rows=write_csv(directory / table.path, header=table.header, rows=rows),
         )
         for table, rows in tables
     ]
+    files = list(table_files)
+    notes = list(NOTES)
     if redcap_files:
+        notes.append(REDCAP_NOTE)
         files += redcap.write_redcap(
             directory=directory,
             layout=redcap.RedcapLayout(people, surveys),
@@ -250,7 +260,7 @@ def _write_all(
         "description": " ".join(NOTES),
         "resources": [
             table.resource(rows=file.rows or 0, sha256=file.sha256, size=file.bytes)
-            for (table, _), file in zip(tables, files, strict=False)
+            for (table, _), file in zip(tables, table_files, strict=True)
         ],
         "peerlink:deidentification": metadata["deidentification"],
         "peerlink:excluded_without_research_consent": excluded,
@@ -262,7 +272,7 @@ def _write_all(
         codebook_markdown(
             title=programme.name,
             tables=[table for table, _ in tables],
-            notes=NOTES,
+            notes=notes,
             metadata=metadata,
         ),
         encoding="utf-8",

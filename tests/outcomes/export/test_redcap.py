@@ -121,3 +121,9 @@ def test_event_names_are_shortened_and_never_clash_with_enrolment() -> None:
     assert event_name("month-12") == "month_12_arm_1"
     assert event_name("a-very-long-timepoint-code") == "a_very_long_timepo_arm_1"
     assert event_name("enrolment") == "timepoint_enrolment_arm_1"
+
+
+def test_the_codebook_says_how_to_import_the_redcap_files(exported: ExportResult) -> None:
+    codebook = (exported.directory / "codebook.md").read_text(encoding="utf-8")
+    assert "`redcap_data_dictionary.csv`" in codebook
+    assert "`redcap_instrument_designations.csv`" in codebook
