@@ -3,9 +3,12 @@ Morgan has answered their baseline surveys and texted their peer supporter."""
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import frictionless
 import pandas as pd
@@ -30,6 +33,7 @@ from tests.outcomes.export.exports import (
     package,
     read_rows,
 )
+from tests.support.factories import signed_in_client
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +237,29 @@ def test_message_text_is_never_read_into_the_export(exported: ExportResult) -> N
     }
     assert not columns & {"body", "text", "message", "note", "name", "phone"}
     assert Conversation.objects.filter(enrolment__programme__slug="demo").exists()
+
+
+def test_the_demo_evaluator_downloads_the_demo_export_and_it_validates(
+    demo: Programme,
+    tmp_path: Path,
+    settings: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.PEERLINK_EXPORT_DIR = tmp_path / "jobs"
+    evaluator = signed_in_client(User.objects.get(username="demo-evaluator"))
+    with django_capture_on_commit_callbacks(execute=True):
+        started = evaluator.post(
+            "/api/v1/programmes/demo/exports/", {"redcap": True}, content_type="application/json"
+        )
+    assert started.status_code == 202, started.json()
+    job = evaluator.get(f"/api/v1/exports/{started.json()['id']}/").json()
+    assert job["state"] == "ready", job
+    response = evaluator.get(job["download"])
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content))) as archive:
+        archive.extractall(tmp_path / "unzipped")
+    folder = tmp_path / "unzipped"
+    report = frictionless.validate(str(folder / "datapackage.json"))
+    assert report.valid, report.flatten(["rowNumber", "fieldName", "type", "note"])
+    people = pd.read_csv(folder / "participants.csv", dtype=str, keep_default_na=False)
+    assert len(people) == 8 and _morgan_pid() in set(people.pid)
