@@ -42,8 +42,6 @@ import psycopg  # noqa: E402
 import scheduler  # noqa: E402
 import sms_inbound  # noqa: E402
 
-from tests.support import services  # noqa: E402
-
 PY = sys.executable
 GOAL_SIZE = 1_000_000
 GOAL_SECONDS = 30.0
@@ -155,24 +153,12 @@ def main(argv: list[str]) -> int:
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, True)
-        log("starting PostgreSQL and Redis")
-        postgres = services.start_postgres()
-        stack.callback(postgres.stop)
-        redis = services.start_redis()
-        stack.callback(redis.stop)
+        log("starting PostgreSQL and Redis; migrating the template database")
+        postgres, redis = scheduler.start_servers(stack, worker_env, TEMPLATE)
         admin = postgres.url("postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-        log("migrating the template database")
-        chat.run_checked(
-            [PY, "manage.py", "migrate", "--noinput"],
-            worker_env(postgres.url(TEMPLATE), redis.url),
-            timeout=300,
-        )
         for size in options.sizes:
             database = f"peerlink_export_{size}"
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE}"')
+            scheduler.create_from_template(admin, database, TEMPLATE)
             results.append(
                 measure(size, worker_env(postgres.url(database), redis.url), folder, now)
             )

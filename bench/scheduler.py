@@ -97,6 +97,31 @@ def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
     return env
 
 
+def start_servers(
+    stack: contextlib.ExitStack, env_for: Any, template: str
+) -> tuple[services.PostgresServer, services.RedisServer]:
+    """PostgreSQL and Redis for one benchmark run (stopped when `stack` closes), and a
+    migrated template database to copy a fresh one from per size. `env_for(database_url,
+    redis_url)` is the environment migrate runs in."""
+    postgres = services.start_postgres()
+    stack.callback(postgres.stop)
+    redis = services.start_redis()
+    stack.callback(redis.stop)
+    with psycopg.connect(postgres.url("postgres"), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{template}"')
+    chat.run_checked(
+        [PY, "manage.py", "migrate", "--noinput"],
+        env_for(postgres.url(template), redis.url),
+        timeout=300,
+    )
+    return postgres, redis
+
+
+def create_from_template(admin_url: str, database: str, template: str) -> None:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{template}"')
+
+
 def dispatch_instant() -> dt.datetime:
     """The instant the bench plans and dispatches at: 18:30 UTC two days ahead. In the
     future, so that the outbox rows' staleness limits (two hours after it) are too; at
@@ -356,24 +381,12 @@ def main(argv: list[str]) -> int:
     results: list[dict[str, Any]] = []
     with contextlib.ExitStack() as stack:
         stack.callback(shutil.rmtree, folder, True)
-        log("starting PostgreSQL and Redis")
-        postgres = services.start_postgres()
-        stack.callback(postgres.stop)
-        redis = services.start_redis()
-        stack.callback(redis.stop)
+        log("starting PostgreSQL and Redis; migrating the template database")
+        postgres, redis = start_servers(stack, bench_env, TEMPLATE)
         admin = postgres.url("postgres")
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{TEMPLATE}"')
-        log("migrating the template database")
-        chat.run_checked(
-            [PY, "manage.py", "migrate", "--noinput"],
-            bench_env(postgres.url(TEMPLATE), redis.url),
-            timeout=300,
-        )
         for size in options.sizes:
             database = f"peerlink_bench_{size}"
-            with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(f'CREATE DATABASE "{database}" TEMPLATE "{TEMPLATE}"')
+            create_from_template(admin, database, TEMPLATE)
             client = Redis.from_url(redis.url)
             client.flushall()
             client.close()

@@ -3,8 +3,8 @@
 Every table is read in one REPEATABLE READ, READ ONLY transaction on PostgreSQL, so that the
 participants, their surveys and their engagement are one consistent snapshot however long
 the export takes, and no row is locked. Files are written into a hidden sibling folder and
-moved into place only when every one is complete and the export is audited: whoever finds
-the folder finds a whole export, never half of one.
+moved into place only when every one is complete, then audited (and removed if the audit
+fails): whoever finds the folder finds a whole, audited export, never half of one.
 """
 
 from __future__ import annotations
@@ -53,6 +53,7 @@ from outcomes.instrument_format import InstrumentSpec
 from outcomes.models import Instrument, SurveySession, SurveyTimepoint
 from outcomes.selectors import newest_instrument, spec_of
 from peerlink.errors import DomainError
+from people.models import User
 from programmes.models import Enrolment, Programme
 
 NOTES = (
@@ -88,14 +89,15 @@ def export_programme(
     *,
     programme: Programme,
     out_dir: Path,
-    requested_by: Any = None,
+    requested_by: User | None = None,
     k: int = DEFAULT_K,
     quasi_identifiers: Sequence[str] = DEFAULT_QUASI_IDENTIFIERS,
     redcap_files: bool = False,
     now: dt.datetime | None = None,
 ) -> ExportResult:
     """Writes the programme's anonymised export into `out_dir` (absent or empty), audits it
-    and says what it wrote. Every refusal comes before the first file is written."""
+    and says what it wrote. Every refusal comes before the first file is written; a failure
+    later leaves no file behind."""
     quasi = checked_parameters(k=k, quasi_identifiers=quasi_identifiers)
     target = _checked_target(out_dir)
     try:
@@ -115,6 +117,11 @@ def export_programme(
                 redcap_files=redcap_files,
                 now=now or timezone.now(),
             )
+        partial.replace(target)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    try:
         audit.record(
             action="export.created",
             actor=requested_by,
@@ -129,9 +136,9 @@ def export_programme(
                 "files": [file.audit() for file in files],
             },
         )
-        partial.replace(target)
     except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
+        # No export without its audit entry.
+        shutil.rmtree(target, ignore_errors=True)
         raise
     return ExportResult(
         directory=target,
