@@ -20,3 +20,10 @@ def run_export_job(job_id: str) -> str:
     """One export job (outcomes/export/jobs.py); a redelivery finds it claimed and does
     nothing. Says the state the job is in."""
     return jobs.run_export_job(job_id=job_id)
+
+
+@shared_task(name="outcomes.sweep_export_jobs")
+def sweep_export_jobs() -> int:
+    """Beat, every 15 minutes: lost export jobs failed, old zips deleted."""
+    swept = jobs.sweep_export_jobs()
+    return swept.interrupted + swept.expired + swept.folders_removed

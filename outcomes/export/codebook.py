@@ -4,8 +4,11 @@ in datapackage.json and for the human-readable codebook.md."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
+
+from peerlink.errors import DomainError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,6 +58,16 @@ class Table:
     columns: tuple[Column, ...]
     primary_key: tuple[str, ...] = ()
     foreign_keys: tuple[tuple[str, str, str], ...] = ()  # (column, table, column)
+
+    def __post_init__(self) -> None:
+        # An instrument's item keys are its author's: one may be named like a fixed column.
+        repeated = sorted(name for name, n in Counter(self.header).items() if n > 1)
+        if repeated:
+            raise DomainError(
+                "export_columns",
+                f"The {self.name} table would repeat the columns {', '.join(repeated)}: "
+                "rename the instrument's items.",
+            )
 
     @property
     def path(self) -> str:

@@ -12,6 +12,8 @@ its zip kept in PEERLINK_EXPORT_DIR for exactly one download.
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
 import shutil
 import tempfile
@@ -42,6 +44,12 @@ MAX_K = 10_000
 # The newest jobs a programme's listing shows.
 LISTED_JOBS = 200
 IN_PROGRESS = (ExportState.QUEUED, ExportState.RUNNING)
+# A million responses export in seconds (docs/performance.md): a job running this long has
+# lost its worker. Its task comes back only after the broker's visibility timeout (an hour),
+# and finds it claimed; the sweep fails it, so that its requester can start again.
+RUNNING_LEASE = dt.timedelta(minutes=30)
+# A ready zip nobody downloads is deleted after this: an export is not an archive.
+READY_RETENTION = dt.timedelta(days=7)
 
 
 def export_dir() -> Path:
@@ -102,7 +110,7 @@ def start_export_job(
             state__in=IN_PROGRESS,
             k=k,
             redcap=redcap,
-        )
+        ).exclude(state=ExportState.RUNNING, started_at__lt=timezone.now() - RUNNING_LEASE)
         if job.quasi_identifiers == quasi
     ]
     if same:
@@ -197,8 +205,16 @@ def _finish(job: ExportJob, state: str, **fields: object) -> str:
 
 
 def claim_download(*, job_id: uuid.UUID | str, user: User) -> Path:
-    """The zip of a ready job, handed to one caller only (audited); the caller deletes it.
-    Any other state is refused: 410 once downloaded or expired, 409 before it is ready."""
+    """The zip of a ready job, handed to its requester only, once (audited); the caller
+    deletes it. Any other state is refused: 410 once downloaded or expired, 409 before it is
+    ready. Others who may see the job may not use up its one download."""
+    requester = ExportJob.objects.filter(pk=job_id).values_list("requested_by", flat=True)
+    if requester.first() != user.pk:
+        raise DomainError(
+            "export_not_yours",
+            "Only the person who started an export downloads it: start your own.",
+            http_status=status.HTTP_403_FORBIDDEN,
+        )
     with transaction.atomic():
         won = ExportJob.objects.filter(
             pk=job_id, state=ExportState.READY, downloaded_at__isnull=True
@@ -239,3 +255,36 @@ def _not_downloadable(job: ExportJob) -> DomainError:
     if job.state == ExportState.FAILED:
         return Conflict("export_failed", f"This export failed ({job.error_code}).")
     return Conflict("export_not_ready", "This export is not ready yet.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    interrupted: int
+    expired: int
+    folders_removed: int
+
+
+def sweep_export_jobs(*, now: dt.datetime | None = None) -> Sweep:
+    """Beat: fails jobs whose worker was lost, deletes ready zips past their retention, and
+    removes work folders a lost worker left behind."""
+    now = now or timezone.now()
+    interrupted = ExportJob.objects.filter(
+        state=ExportState.RUNNING, started_at__lt=now - RUNNING_LEASE
+    ).update(state=ExportState.FAILED, error_code="export_interrupted", finished_at=now)
+    expired = 0
+    stale = ExportJob.objects.filter(state=ExportState.READY, finished_at__lt=now - READY_RETENTION)
+    for job in stale.only("pk", "archive_name"):
+        if ExportJob.objects.filter(pk=job.pk, state=ExportState.READY).update(
+            state=ExportState.EXPIRED
+        ):
+            archive_path(job).unlink(missing_ok=True)
+            expired += 1
+    removed = 0
+    folder = export_dir()
+    if folder.is_dir():
+        cutoff = (now - RUNNING_LEASE).timestamp()
+        for work in folder.glob(".job-*"):
+            if work.is_dir() and work.stat().st_mtime < cutoff:
+                shutil.rmtree(work, ignore_errors=True)
+                removed += 1
+    return Sweep(interrupted=interrupted, expired=expired, folders_removed=removed)

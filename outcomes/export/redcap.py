@@ -26,14 +26,18 @@ from outcomes.export.keys import Pseudonymiser
 from outcomes.export.sources import SessionRow
 from outcomes.instrument_format import InstrumentSpec
 from outcomes.models import SurveyTimepoint
+from peerlink.errors import DomainError
 
 ARM = 1
-ENROLMENT_EVENT = "enrolment_arm_1"
+ENROLMENT_EVENT = "enrolment_arm_1"  # event_name("enrolment") were it not reserved
 PARTICIPANTS_FORM = "participants"
 INCOMPLETE, UNVERIFIED, COMPLETE = 0, 1, 2
 # Survey columns that the event or the form status already say.
 _SAID_BY_EVENT_OR_STATUS = {"pid", "timepoint", "target_day", "complete"}
-_EVENT_NAME_CHARS = 18  # REDCap shortens an event's label to this before adding "_arm_N"
+# REDCap makes an event's unique name from its name: lowercased, other characters as "_",
+# cut to 18, then "_arm_N". The events file gives names already in that form, so that the
+# unique names REDCap makes are the ones the data file uses.
+_EVENT_NAME_CHARS = 18
 
 DICTIONARY_HEADER = (
     "Variable / Field Name",
@@ -55,13 +59,14 @@ DICTIONARY_HEADER = (
     "Matrix Ranking?",
     "Field Annotation",
 )
+# No unique_event_name column: given one, REDCap updates that event instead of adding it.
 EVENTS_HEADER = (
     "event_name",
     "arm_num",
     "day_offset",
     "offset_min",
     "offset_max",
-    "unique_event_name",
+    "custom_event_label",
 )
 DESIGNATIONS_HEADER = ("arm_num", "unique_event_name", "form")
 
@@ -73,10 +78,30 @@ def variable_name(text: str) -> str:
     return name if name[:1].isalpha() else f"v_{name}"
 
 
+class RedcapNamesError(DomainError):
+    def __init__(self, detail: str) -> None:
+        super().__init__("redcap_names", detail)
+
+
+ENROLMENT_STEM = "enrolment"
+
+
+def event_stem(timepoint_code: str) -> str:
+    stem = variable_name(timepoint_code)[:_EVENT_NAME_CHARS].rstrip("_")
+    return "tp_enrolment" if stem == ENROLMENT_STEM else stem
+
+
 def event_name(timepoint_code: str) -> str:
-    name = variable_name(timepoint_code)[:_EVENT_NAME_CHARS].rstrip("_")
-    unique = f"{name}_arm_{ARM}"
-    return f"timepoint_{unique}" if unique == ENROLMENT_EVENT else unique
+    return f"{event_stem(timepoint_code)}_arm_{ARM}"
+
+
+def _refuse_repeats(names: Sequence[str], what: str) -> None:
+    repeated = sorted(name for name, n in Counter(names).items() if n > 1)
+    if repeated:
+        raise RedcapNamesError(
+            f"REDCap {what} would repeat: {', '.join(repeated)}. Rename the timepoints or "
+            "instrument items, or export without --redcap."
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -112,7 +137,7 @@ def survey_form(table: Table, spec: InstrumentSpec) -> Form:
             name = variable_name(column.name)
             name = name if name.startswith(f"{form}_") else f"{form}_{name}"
         else:
-            name = f"{form}_{column.name}"
+            name = f"{form}_{variable_name(column.name)}"
         fields.append(Field(column=column, name=name, form=form))
         positions.append(position)
     return Form(name=form, slug=spec.slug, fields=tuple(fields), positions=tuple(positions))
@@ -141,9 +166,7 @@ class RedcapLayout:
             self._start[form.slug] = len(self.header)
             self.header += [field.name for field in form.fields]
             self.header.append(f"{form.name}_complete")
-        duplicated = sorted(name for name, n in Counter(self.header).items() if n > 1)
-        if duplicated:
-            raise ValueError(f"REDCap variable names collide: {', '.join(duplicated)}.")
+        _refuse_repeats(self.header, "variable names")
 
     def participant_row(self, cells: Sequence[object]) -> list[object]:
         """`cells` is a participants.csv row: pid first, then the form's fields."""
@@ -247,6 +270,7 @@ def write_redcap(
     """redcap.csv, redcap_data_dictionary.csv, redcap_events.csv and
     redcap_instrument_designations.csv. `designations` are the instrument slugs asked at each
     timepoint code (the schedule's and any a session asked)."""
+    _refuse_repeats([ENROLMENT_STEM, *(event_stem(tp.code) for tp in timepoints)], "event names")
     data = directory / "redcap.csv"
     rows = write_csv(
         data,
@@ -269,8 +293,8 @@ def write_redcap(
     ]
     fields_count = write_csv(dictionary, header=DICTIONARY_HEADER, rows=dictionary_rows)
     events = directory / "redcap_events.csv"
-    event_rows = [("Enrolment", ARM, 0, 0, 0, ENROLMENT_EVENT)] + [
-        (tp.label, ARM, tp.offset_days, 0, tp.window_days, event_name(tp.code)) for tp in timepoints
+    event_rows = [(ENROLMENT_STEM, ARM, 0, 0, 0, "Enrolment")] + [
+        (event_stem(tp.code), ARM, tp.offset_days, 0, tp.window_days, tp.label) for tp in timepoints
     ]
     events_count = write_csv(events, header=EVENTS_HEADER, rows=event_rows)
     designated = directory / "redcap_instrument_designations.csv"

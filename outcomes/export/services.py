@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import secrets
 import shutil
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -57,7 +58,8 @@ from people.models import User
 from programmes.models import Enrolment, Programme
 
 NOTES = (
-    "Exported by peerlink. Time is whole days (or weeks) since each person's enrolment: the "
+    "Exported by peerlink. Time is days (or weeks) since each person's day of enrolment, in "
+    "their time zone: the "
     "export holds no calendar date, name, phone number, email address or message text.",
     "`pid` is a pseudonym (keyed HMAC-SHA256): it joins the tables of this export and of "
     "later exports made with the same study key, and nothing else.",
@@ -196,6 +198,8 @@ def _write_all(
     now: dt.datetime,
 ) -> tuple[tuple[ExportedFile, ...], int, int, Anonymisation]:
     enrolments = exported_enrolments(programme)
+    # Orders this export's rows (outcomes/export/sources.py); forgotten afterwards.
+    salt = secrets.token_hex(16)
     try:
         anonymisation = anonymise(
             quasi_identifier_counts(enrolments, quasi_identifiers),
@@ -212,13 +216,18 @@ def _write_all(
         for spec, versions in _surveys(enrolments, timepoints)
     ]
     people = participants_table(programme, tracks=tracks, quasi_identifiers=quasi_identifiers)
+    names = [people.name, *(table.name for table, _ in surveys)]
+    if len(set(names)) != len(names):
+        raise ExportError(
+            "export_columns", "Two instruments' slugs give the same table name: rename one."
+        )
 
     def participant_cells() -> Iterator[list[object]]:
-        return _participant_cells(enrolments, pseudonymiser, anonymisation, now=now)
+        return _participant_cells(enrolments, pseudonymiser, anonymisation, now=now, salt=salt)
 
     def sessions(slug: str | None = None) -> Iterator[tuple[SessionRow, list[object]]]:
         specs = {spec.slug: spec for _, spec in surveys}
-        for row in session_rows(enrolments, instrument=slug):
+        for row in session_rows(enrolments, instrument=slug, salt=salt):
             if row.instrument in specs:
                 yield row, survey_values(row, specs[row.instrument])
 
@@ -234,7 +243,7 @@ def _write_all(
             )
             for table, spec in surveys
         ),
-        (engagement_table(), _engagement_cells(programme, enrolments, pseudonymiser)),
+        (engagement_table(), _engagement_cells(programme, enrolments, pseudonymiser, salt=salt)),
     ]
     table_files = [
         describe(
@@ -334,12 +343,22 @@ def _asked_at(enrolments: Any, timepoints: Sequence[SurveyTimepoint]) -> dict[st
 
 
 def _participant_cells(
-    enrolments: Any, pseudonymiser: Pseudonymiser, anonymisation: Anonymisation, *, now: dt.datetime
+    enrolments: Any,
+    pseudonymiser: Pseudonymiser,
+    anonymisation: Anonymisation,
+    *,
+    now: dt.datetime,
+    salt: str,
 ) -> Iterator[list[object]]:
     names = anonymisation.quasi_identifiers
-    for row in participant_rows(enrolments, now=now):
+    for row in participant_rows(enrolments, now=now, salt=salt):
         values = dataclasses.asdict(row)
-        published = anonymisation.published[tuple(values[name] for name in names)]
+        published = anonymisation.published.get(tuple(values[name] for name in names))
+        if published is None:
+            # Enrolled after the counts were taken: possible only when a caller's own
+            # transaction is READ COMMITTED (the snapshot could not be set). Not counted, so
+            # not published.
+            continue
         values.update(zip(names, published, strict=True))
         yield [
             pseudonymiser.pid(row.participant_id),
@@ -375,9 +394,9 @@ def survey_values(row: SessionRow, spec: InstrumentSpec) -> list[object]:
 
 
 def _engagement_cells(
-    programme: Programme, enrolments: Any, pseudonymiser: Pseudonymiser
+    programme: Programme, enrolments: Any, pseudonymiser: Pseudonymiser, *, salt: str
 ) -> Iterator[list[object]]:
-    for week in engagement_weeks(programme, enrolments):
+    for week in engagement_weeks(programme, enrolments, salt=salt):
         yield [
             pseudonymiser.pid(week.participant_id),
             week.week,

@@ -1,4 +1,15 @@
-"""The rows of each exported table, streamed from the database in a stable order.
+"""The rows of each exported table, streamed from the database.
+
+Every source is ordered by one key per person: the MD5 of the person's id salted with a
+random value of this export (`order_key`, never stored). Ordered by the id itself, row i of
+the participants table would be the i-th of the programme's people sorted by id, and
+whoever reads the database could re-identify the export without its key. The same key
+orders every source, so one person's rows of each come together (the engagement merge
+relies on it).
+
+Days are counted between local calendar dates in the person's time zone, as the survey
+schedule counts them (outcomes/planning.py): day 0 is the day of enrolment, and a survey
+answered on its timepoint's target day is 0 days from target.
 
 Ids leave the database as text (`Cast`): a uuid object costs a microsecond to build, and a
 million of them is a second of the export's budget. Item answers come aggregated per session
@@ -22,12 +33,12 @@ from django.db.models import (
     Count,
     Exists,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     TextField,
+    Value,
 )
-from django.db.models.functions import Cast
+from django.db.models.functions import MD5, Cast, Concat
 
 from messaging.models import (
     DeliveryStatus,
@@ -43,10 +54,9 @@ from outcomes.models import SessionState, SurveyAnswer, SurveySession
 from peerlink.streaming import stream_values
 from people.models import ConsentKind, ConsentRecord
 from programmes.models import Enrolment, Programme
+from scheduling.timing import zone
 
 CHUNK = 5_000
-DAY = dt.timedelta(days=1)
-WEEK = dt.timedelta(days=7)
 STAFF_ROLES = (SenderRole.PEER_SUPPORTER, SenderRole.SUPERVISOR)
 
 # Where each quasi-identifier lives on an enrolment.
@@ -82,23 +92,47 @@ def _text(field: str) -> Cast:
     return Cast(field, output_field=CharField())
 
 
-def whole_days(later: dt.datetime | None, start: dt.datetime) -> int | None:
-    """Whole days elapsed since `start` (day 0 is its first 24 hours): time in the export is
-    an offset from enrolment, never a date."""
+class _OrderKey(MD5):
+    """MD5 as hex text, compared byte by byte as Python compares it (the engagement merge
+    relies on the database's order being Python's): SQLite's default collation does,
+    PostgreSQL's is the database's locale unless told "C"."""
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        sql, params = super().as_sql(compiler, connection, **extra)
+        return f'({sql}) COLLATE "C"', params
+
+
+def order_key(participant_field: str, salt: str) -> MD5:
+    """The order of one export's rows: per person, unrelated to their id (module doc)."""
+    return _OrderKey(Concat(Value(salt), Cast(participant_field, output_field=CharField())))
+
+
+def local_days(later: dt.datetime | None, start: dt.datetime, time_zone: str) -> int | None:
+    """Days from `start`'s local date to `later`'s, in the person's time zone: time in the
+    export is an offset from enrolment, never a date."""
     if later is None:
         return None
-    return max(0, (later - start) // DAY)
+    tz = zone(time_zone)
+    return max(0, (later.astimezone(tz).date() - start.astimezone(tz).date()).days)
+
+
+def _week(at: dt.datetime, enrolled_at: dt.datetime, time_zone: str) -> int:
+    return (local_days(at, enrolled_at, time_zone) or 0) // 7
 
 
 def exported_enrolments(programme: Programme) -> QuerySet[Enrolment]:
-    """The programme's enrolments whose person holds research consent for it (or a general
-    one): a person who never agreed, or withdrew, is left out of every table."""
-    consent = ConsentRecord.objects.filter(
-        participant=OuterRef("participant"),
-        kind=ConsentKind.RESEARCH,
-        withdrawn_at__isnull=True,
-    ).filter(Q(programme=programme) | Q(programme__isnull=True))
-    return Enrolment.objects.filter(programme=programme).filter(Exists(consent))
+    """The programme's enrolments whose person holds research consent for it. The
+    programme's own record decides where there is one (a withdrawal from this study is not
+    overridden by a general consent); otherwise an active general consent counts."""
+    research = ConsentRecord.objects.filter(
+        participant=OuterRef("participant"), kind=ConsentKind.RESEARCH
+    )
+    own = research.filter(programme=programme)
+    general = research.filter(programme__isnull=True)
+    return Enrolment.objects.filter(programme=programme).filter(
+        Exists(own.filter(withdrawn_at__isnull=True))
+        | (~Exists(own) & Exists(general.filter(withdrawn_at__isnull=True)))
+    )
 
 
 def quasi_identifier_counts(
@@ -124,8 +158,15 @@ class ParticipantRow:
 
 
 def participant_rows(
-    enrolments: QuerySet[Enrolment], *, now: dt.datetime
+    enrolments: QuerySet[Enrolment], *, now: dt.datetime, salt: str
 ) -> Iterator[ParticipantRow]:
+    # A grant of a new version closes the old one at the same instant: that is not an
+    # opt-out.
+    superseded = ConsentRecord.objects.filter(
+        participant=OuterRef("participant"),
+        kind=ConsentKind.SMS,
+        granted_at=OuterRef("withdrawn_at"),
+    )
     opted_out = (
         ConsentRecord.objects.filter(
             participant=OuterRef("participant"),
@@ -133,12 +174,17 @@ def participant_rows(
             withdrawn_at__isnull=False,
             withdrawn_at__gte=OuterRef("enrolled_at"),
         )
+        .exclude(Exists(superseded))
         .order_by("withdrawn_at")
         .values("withdrawn_at")[:1]
     )
     rows = (
-        enrolments.annotate(pid_text=_text("participant_id"), opted_out_at=Subquery(opted_out))
-        .order_by("participant_id")
+        enrolments.annotate(
+            pid_text=_text("participant_id"),
+            opted_out_at=Subquery(opted_out),
+            order=order_key("participant_id", salt),
+        )
+        .order_by("order", "pk")
         .values_list(
             "pid_text",
             "arm__code",
@@ -150,6 +196,7 @@ def participant_rows(
             "enrolled_at",
             "ended_at",
             "opted_out_at",
+            "participant__time_zone",
         )
     )
     for (
@@ -163,6 +210,7 @@ def participant_rows(
         enrolled_at,
         ended_at,
         opted_out_at,
+        time_zone,
     ) in stream_values(rows, chunk_size=CHUNK):
         observed_until = min(ended_at, now) if ended_at else now
         yield ParticipantRow(
@@ -173,9 +221,9 @@ def participant_rows(
             gender=gender,
             track=track,
             status=status,
-            exit_day=whole_days(ended_at, enrolled_at),
-            opt_out_day=whole_days(opted_out_at, enrolled_at),
-            weeks_observed=(max(observed_until - enrolled_at, dt.timedelta(0)) // WEEK) + 1,
+            exit_day=local_days(ended_at, enrolled_at, time_zone),
+            opt_out_day=local_days(opted_out_at, enrolled_at, time_zone),
+            weeks_observed=_week(max(observed_until, enrolled_at), enrolled_at, time_zone) + 1,
         )
 
 
@@ -199,13 +247,14 @@ class SessionRow:
 
 
 def session_rows(
-    enrolments: QuerySet[Enrolment], *, instrument: str | None = None
+    enrolments: QuerySet[Enrolment], *, salt: str, instrument: str | None = None
 ) -> Iterator[SessionRow]:
-    """Sessions whose window has opened (planned ones are the future, not a result), in
+    """Sessions the person was invited to (planned ones are the future, and a planned one
+    stopped before it opened, by an ending or a change of schedule, was never offered), in
     (person, timepoint) order."""
-    sessions = SurveySession.objects.filter(enrolment__in=enrolments.values("pk")).exclude(
-        state=SessionState.PLANNED
-    )
+    sessions = SurveySession.objects.filter(
+        enrolment__in=enrolments.values("pk"), invited_at__isnull=False
+    ).exclude(state=SessionState.PLANNED)
     if instrument is not None:
         sessions = sessions.filter(instrument_slug=instrument)
     answers = (
@@ -221,8 +270,9 @@ def session_rows(
             enrolment_text=_text("enrolment_id"),
             answer_values=Subquery(answers, output_field=TextField()),
             subscale_text=Cast("result__subscales", output_field=TextField()),
+            order=order_key("enrolment__participant_id", salt),
         )
-        .order_by("enrolment_id", "timepoint__offset_days", "position", "instrument_slug")
+        .order_by("order", "enrolment_id", "timepoint__offset_days", "position", "instrument_slug")
         .values_list(
             "pid_text",
             "enrolment_text",
@@ -242,6 +292,7 @@ def session_rows(
             "subscale_text",
             "result__band",
             "answer_values",
+            "enrolment__participant__time_zone",
         )
     )
     for (
@@ -263,6 +314,7 @@ def session_rows(
         subscales,
         band,
         answer_values,
+        time_zone,
     ) in stream_values(rows, chunk_size=CHUNK):
         values = json.loads(answer_values) if answer_values else {}
         yield SessionRow(
@@ -273,7 +325,9 @@ def session_rows(
             timepoint=timepoint,
             target_day=offset,
             # An invitation is activity too, but not an answer: no day until started.
-            day=whole_days(completed_at or (last_activity_at if started_at else None), enrolled_at),
+            day=local_days(
+                completed_at or (last_activity_at if started_at else None), enrolled_at, time_zone
+            ),
             channel=channel,
             state=state,
             complete=bool(complete),
@@ -319,25 +373,27 @@ class EngagementWeek:
         return round(max(self.response_minutes), 1) if self.response_minutes else None
 
 
-# One event: (participant id, week, what, minutes for a first response)
-Event = tuple[str, int, str, float]
+# One event: (order key, participant id, week, what, minutes for a first response)
+Event = tuple[str, str, int, str, float]
 
 
-def _week(at: dt.datetime, enrolled_at: dt.datetime) -> int:
-    return max(0, (at - enrolled_at) // WEEK)
-
-
-def _message_events(enrolments: QuerySet[Enrolment]) -> Iterator[Event]:
+def _message_events(enrolments: QuerySet[Enrolment], salt: str) -> Iterator[Event]:
     """Peer messages by direction and channel, automated messages in the thread, and first
     response times: from a person's message that starts a wait to the next staff message."""
     has_sms = SmsOutbox.objects.filter(message=OuterRef("pk"))
     rows = (
         Message.objects.filter(conversation__enrolment__in=enrolments.values("pk"))
-        .annotate(pid_text=_text("conversation__enrolment__participant_id"), by_sms=Exists(has_sms))
-        .order_by("conversation__enrolment__participant_id", "seq")
+        .annotate(
+            pid_text=_text("conversation__enrolment__participant_id"),
+            by_sms=Exists(has_sms),
+            order=order_key("conversation__enrolment__participant_id", salt),
+        )
+        .order_by("order", "conversation_id", "seq")
         .values_list(
+            "order",
             "pid_text",
             "conversation__enrolment__enrolled_at",
+            "conversation__enrolment__participant__time_zone",
             "created_at",
             "sender_role",
             "channel",
@@ -346,79 +402,103 @@ def _message_events(enrolments: QuerySet[Enrolment]) -> Iterator[Event]:
     )
     current: str | None = None
     waiting_since: dt.datetime | None = None
-    for pid, enrolled_at, created_at, role, channel, by_sms in stream_values(
+    for order, pid, enrolled_at, time_zone, created_at, role, channel, by_sms in stream_values(
         rows, chunk_size=CHUNK
     ):
         if pid != current:
             current, waiting_since = pid, None
-        week = _week(created_at, enrolled_at)
+        week = _week(created_at, enrolled_at, time_zone)
         if role == SenderRole.PARTICIPANT:
-            yield pid, week, f"peer_messages_in_{'sms' if channel == 'sms' else 'web'}", 0.0
+            yield order, pid, week, f"peer_messages_in_{'sms' if channel == 'sms' else 'web'}", 0.0
             if waiting_since is None:
                 waiting_since = created_at
         elif role in STAFF_ROLES and channel != MessageChannel.AUTOMATED:
-            yield pid, week, f"peer_messages_out_{'sms' if by_sms else 'web'}", 0.0
+            yield order, pid, week, f"peer_messages_out_{'sms' if by_sms else 'web'}", 0.0
             if waiting_since is not None:
                 minutes = (created_at - waiting_since).total_seconds() / 60
-                yield pid, _week(waiting_since, enrolled_at), "first_response", minutes
+                started = _week(waiting_since, enrolled_at, time_zone)
+                yield order, pid, started, "first_response", minutes
                 waiting_since = None
         elif channel == MessageChannel.AUTOMATED and not by_sms:
-            yield pid, week, "automated_in_thread", 0.0
+            yield order, pid, week, "automated_in_thread", 0.0
 
 
-def _automated_sms_events(programme: Programme, enrolments: QuerySet[Enrolment]) -> Iterator[Event]:
-    enrolled_at = Enrolment.objects.filter(
-        programme=programme, participant=OuterRef("participant")
-    ).values("enrolled_at")[:1]
+def _automated_sms_events(
+    programme: Programme, enrolments: QuerySet[Enrolment], salt: str
+) -> Iterator[Event]:
+    enrolment = Enrolment.objects.filter(programme=programme, participant=OuterRef("participant"))
     rows = (
         SmsOutbox.objects.filter(
             programme=programme,
             purpose=OutboxPurpose.AUTOMATED,
             participant__in=enrolments.values("participant"),
         )
-        .annotate(pid_text=_text("participant_id"), enrolled_at=Subquery(enrolled_at))
-        .order_by("participant_id", "created_at")
-        .values_list("pid_text", "enrolled_at", "created_at", "status", "delivery_status")
+        .annotate(
+            pid_text=_text("participant_id"),
+            enrolled_at=Subquery(enrolment.values("enrolled_at")[:1]),
+            order=order_key("participant_id", salt),
+        )
+        .order_by("order", "created_at", "pk")
+        .values_list(
+            "order",
+            "pid_text",
+            "enrolled_at",
+            "participant__time_zone",
+            "created_at",
+            "status",
+            "delivery_status",
+        )
     )
     failed = {DeliveryStatus.UNDELIVERED, DeliveryStatus.FAILED}
-    for pid, enrolled, created_at, status, delivery in stream_values(rows, chunk_size=CHUNK):
-        week = _week(created_at, enrolled)
+    for order, pid, enrolled, time_zone, created_at, status, delivery in stream_values(
+        rows, chunk_size=CHUNK
+    ):
+        week = _week(created_at, enrolled, time_zone)
         if status in (OutboxStatus.SKIPPED, OutboxStatus.EXPIRED):
-            yield pid, week, "automated_sms_not_sent", 0.0
+            yield order, pid, week, "automated_sms_not_sent", 0.0
             continue
         if status == OutboxStatus.SENT:
-            yield pid, week, "automated_sms_sent", 0.0
+            yield order, pid, week, "automated_sms_sent", 0.0
         if status == OutboxStatus.FAILED or delivery in failed:
-            yield pid, week, "automated_sms_failed", 0.0
+            yield order, pid, week, "automated_sms_failed", 0.0
         elif delivery == DeliveryStatus.DELIVERED:
-            yield pid, week, "automated_sms_delivered", 0.0
+            yield order, pid, week, "automated_sms_delivered", 0.0
 
 
-def _alert_events(enrolments: QuerySet[Enrolment]) -> Iterator[Event]:
+def _alert_events(enrolments: QuerySet[Enrolment], salt: str) -> Iterator[Event]:
     rows = (
         RiskAlert.objects.filter(enrolment__in=enrolments.values("pk"))
-        .annotate(pid_text=_text("enrolment__participant_id"))
-        .order_by("enrolment__participant_id", "opened_at")
-        .values_list("pid_text", "enrolment__enrolled_at", "opened_at")
+        .annotate(
+            pid_text=_text("enrolment__participant_id"),
+            order=order_key("enrolment__participant_id", salt),
+        )
+        .order_by("order", "opened_at", "pk")
+        .values_list(
+            "order",
+            "pid_text",
+            "enrolment__enrolled_at",
+            "enrolment__participant__time_zone",
+            "opened_at",
+        )
     )
-    for pid, enrolled_at, opened_at in stream_values(rows, chunk_size=CHUNK):
-        yield pid, _week(opened_at, enrolled_at), "risk_alerts_opened", 0.0
+    for order, pid, enrolled_at, time_zone, opened_at in stream_values(rows, chunk_size=CHUNK):
+        yield order, pid, _week(opened_at, enrolled_at, time_zone), "risk_alerts_opened", 0.0
 
 
 def engagement_weeks(
-    programme: Programme, enrolments: QuerySet[Enrolment]
+    programme: Programme, enrolments: QuerySet[Enrolment], *, salt: str
 ) -> Iterator[EngagementWeek]:
-    """One row per person and week with any activity, in (person, week) order. Each source is
-    ordered by person, so one person's weeks are in memory at a time."""
+    """One row per person and week with any activity, person after person in the export's
+    order. Each source is in that order, so one person's weeks are in memory at a time."""
     streams: Iterable[Event] = heapq.merge(
-        _message_events(enrolments),
-        _automated_sms_events(programme, enrolments),
-        _alert_events(enrolments),
+        _message_events(enrolments, salt),
+        _automated_sms_events(programme, enrolments, salt),
+        _alert_events(enrolments, salt),
         key=lambda event: event[0],
     )
-    for pid, events in itertools.groupby(streams, key=lambda event: event[0]):
+    for _, events in itertools.groupby(streams, key=lambda event: event[0]):
         weeks: dict[int, EngagementWeek] = {}
-        for _, week, what, minutes in events:
+        for _, pid, week, what, minutes in events:
             row = weeks.get(week)
             if row is None:
                 row = weeks[week] = EngagementWeek(participant_id=pid, week=week)

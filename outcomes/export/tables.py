@@ -56,7 +56,7 @@ def participants_table(
 ) -> Table:
     arms = tuple((arm.code, arm.name) for arm in programme.arms.order_by("code"))
     sites = tuple((site.code, site.name) for site in programme.sites.order_by("code"))
-    day = "Whole days from enrolment (day 0 is its first 24 hours)"
+    day = "Days from the day of enrolment, in the person's time zone (day 0 is that day)"
     return Table(
         name="participants",
         title="Participants",
@@ -182,7 +182,8 @@ def survey_table(
             Column(
                 "day",
                 "integer",
-                "Whole days from enrolment to completion (or to the last answer); empty if "
+                "Days from the day of enrolment to completion (or to the last answer), in the "
+                "person's time zone; empty if "
                 "never started.",
                 unit="days",
                 minimum=0,

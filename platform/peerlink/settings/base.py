@@ -168,6 +168,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55.0},
     },
+    # Export jobs whose worker was lost, and zips nobody downloaded (outcomes/export/jobs.py).
+    "sweep-export-jobs": {"task": "outcomes.sweep_export_jobs", "schedule": 900.0},
 }
 
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "messaging.sms.ConsoleSmsBackend")

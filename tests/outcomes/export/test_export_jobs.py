@@ -18,10 +18,17 @@ from typing import Any
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from audit.models import AuditEntry
 from outcomes import tasks
-from outcomes.export.jobs import archive_path, start_export_job
+from outcomes.export.jobs import (
+    READY_RETENTION,
+    RUNNING_LEASE,
+    archive_path,
+    start_export_job,
+    sweep_export_jobs,
+)
 from outcomes.models import ExportJob, ExportState
 from people.models import ConsentKind, ConsentSource, User
 from people.services import grant_consent
@@ -338,3 +345,52 @@ def test_a_failed_job_says_why_and_cannot_be_downloaded(study: World) -> None:
     response = download(study.evaluator, str(job.pk))
     assert response.status_code == 409
     assert response.json()["code"] == "export_failed"
+
+
+# Whose download, and the sweep --------------------------------------------------------------
+
+
+def test_only_the_requester_downloads_and_another_exporter_cannot_use_it_up(
+    study: World,
+) -> None:
+    job = ready_job(study)
+    refused = download(study.admin, str(job.pk))
+    assert refused.status_code == 403
+    assert refused.json()["code"] == "export_not_yours"
+    assert ExportJob.objects.get(pk=job.pk).state == ExportState.READY
+    assert archive_path(job).is_file()
+    assert download(study.evaluator, str(job.pk)).status_code == 200
+
+
+def test_the_sweep_fails_a_job_whose_worker_was_lost(study: World) -> None:
+    job = queued_job(study)
+    ExportJob.objects.filter(pk=job.pk).update(state=ExportState.RUNNING, started_at=timezone.now())
+    assert sweep_export_jobs(now=timezone.now() + RUNNING_LEASE / 2).interrupted == 0
+    assert sweep_export_jobs(now=timezone.now() + RUNNING_LEASE * 2).interrupted == 1
+    job.refresh_from_db()
+    assert (job.state, job.error_code) == (ExportState.FAILED, "export_interrupted")
+
+
+def test_a_lost_job_is_not_handed_back_for_a_new_request(study: World) -> None:
+    lost = queued_job(study)
+    ExportJob.objects.filter(pk=lost.pk).update(
+        state=ExportState.RUNNING, started_at=timezone.now() - RUNNING_LEASE * 2
+    )
+    assert queued_job(study).pk != lost.pk
+
+
+def test_the_sweep_deletes_a_zip_nobody_downloaded_in_time(study: World) -> None:
+    job = ready_job(study)
+    assert sweep_export_jobs(now=timezone.now() + READY_RETENTION / 2).expired == 0
+    assert archive_path(job).is_file()
+    assert sweep_export_jobs(now=timezone.now() + READY_RETENTION * 2).expired == 1
+    assert not archive_path(job).exists()
+    assert download(study.evaluator, str(job.pk)).json()["code"] == "export_expired"
+
+
+def test_the_sweep_removes_a_lost_workers_folder(study: World, export_dir: Path) -> None:
+    export_dir.mkdir(parents=True, exist_ok=True)
+    (export_dir / ".job-lost").mkdir()
+    (export_dir / ".job-lost" / "participants.csv").write_text("pid\n")
+    assert sweep_export_jobs(now=timezone.now() + RUNNING_LEASE * 2).folders_removed == 1
+    assert not (export_dir / ".job-lost").exists()

@@ -97,8 +97,10 @@ def test_each_filled_form_is_designated_to_its_rows_event(exported: ExportResult
         (row["unique_event_name"], row["form"])
         for row in read_rows(exported.directory / "redcap_instrument_designations.csv")
     }
+    # REDCap names each event <event_name>_arm_<arm_num>.
     events = {
-        row["unique_event_name"] for row in read_rows(exported.directory / "redcap_events.csv")
+        f"{row['event_name']}_arm_{row['arm_num']}"
+        for row in read_rows(exported.directory / "redcap_events.csv")
     }
     dictionary = read_rows(exported.directory / "redcap_data_dictionary.csv")
     form_of = {row["Variable / Field Name"]: row["Form Name"] for row in dictionary}
@@ -107,6 +109,20 @@ def test_each_filled_form_is_designated_to_its_rows_event(exported: ExportResult
         for name, value in row.items():
             if value and name in form_of and name != "record_id":
                 assert (row["redcap_event_name"], form_of[name]) in designated, name
+
+
+def test_the_events_file_adds_events_with_labels_rather_than_updating_them(
+    exported: ExportResult,
+) -> None:
+    header = _header(exported.directory / "redcap_events.csv")
+    assert "unique_event_name" not in header
+    events = read_rows(exported.directory / "redcap_events.csv")
+    assert [(e["event_name"], e["custom_event_label"]) for e in events[:3]] == [
+        ("enrolment", "Enrolment"),
+        ("baseline", "Baseline"),
+        ("week6", "6 weeks"),
+    ]
+    assert all(len(e["event_name"]) <= 18 for e in events)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +136,7 @@ def test_names_become_redcap_variables(text: str, expected: str) -> None:
 def test_event_names_are_shortened_and_never_clash_with_enrolment() -> None:
     assert event_name("month-12") == "month_12_arm_1"
     assert event_name("a-very-long-timepoint-code") == "a_very_long_timepo_arm_1"
-    assert event_name("enrolment") == "timepoint_enrolment_arm_1"
+    assert event_name("enrolment") == "tp_enrolment_arm_1"
 
 
 def test_the_codebook_says_how_to_import_the_redcap_files(exported: ExportResult) -> None:

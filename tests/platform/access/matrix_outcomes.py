@@ -17,7 +17,8 @@ test_role_endpoint_matrix.py).
   evaluators and admins. Its other staff get 403 on the programme's exports, and 404 on a
   job (as for a job that does not exist); service users and anonymous callers 403 (the
   permission class wants a programme role). Each role's request is the first download of a
-  ready job: the second is tests/outcomes/export/test_export_jobs.py's.
+  ready job: the second is tests/outcomes/export/test_export_jobs.py's. The job is the
+  evaluator's, and only its requester downloads it: the admin, who sees it, gets 403.
 
 The matrix runs at the real time of day: the survey dispatcher is given the session's own
 opening time, so that quiet hours never decide what these rows see."""
@@ -126,6 +127,6 @@ ROWS: dict[tuple[str, str], Case] = {
     ("programme-exports", "POST"): Case("POST", _exports_path, _exporters(202)),
     ("export-job", "GET"): Case("GET", _export_job_path, _exporters(200, other_staff=404)),
     ("export-download", "GET"): Case(
-        "GET", _export_download_path, _exporters(200, other_staff=404)
+        "GET", _export_download_path, {**_exporters(200, other_staff=404), "admin": 403}
     ),
 }
