@@ -31,6 +31,7 @@ class AlertListView(APIView):
     permission_classes = [CaseworkStaff]
 
     @extend_schema(
+        operation_id="v1_risk_alerts_list",
         parameters=[AlertListQuerySerializer],
         responses={200: OpenApiResponse(description="Alerts, newest first")},
     )

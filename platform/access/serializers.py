@@ -4,7 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from people.models import User
+from people.models import Channel, User
 from people.selectors import staff_display_name
 from programmes.models import StaffRole
 
@@ -43,11 +43,11 @@ class MeSerializer(serializers.Serializer[Any]):
     display_name = serializers.CharField()
     roles = RoleSerializer(many=True)
     participant_id = serializers.UUIDField(allow_null=True)
-    preferred_channel = serializers.ChoiceField(choices=["web", "sms"], allow_null=True)
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices, allow_null=True)
 
 
 class ChannelSerializer(serializers.Serializer[Any]):
-    preferred_channel = serializers.ChoiceField(choices=["web", "sms"])
+    preferred_channel = serializers.ChoiceField(choices=Channel.choices)
 
 
 def me_payload(user: User) -> dict[str, Any]:

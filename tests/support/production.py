@@ -30,6 +30,7 @@ def production_env(**overrides: str | None) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "peerlink.settings.production",
         "PEERLINK_ENV": "production",
         "DJANGO_SECRET_KEY": "production-test-secret-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "peerlink.example.org",
         "DATABASE_URL": "postgresql://x@127.0.0.1/x",
         "REDIS_URL": "redis://127.0.0.1:1/0",
         "PEERLINK_PUBLIC_URL": "https://peerlink.example.org",
@@ -48,9 +49,9 @@ def production_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-def manage_check(**overrides: str | None) -> subprocess.CompletedProcess[str]:
+def manage_check(*args: str, **overrides: str | None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", "check"],
+        [sys.executable, "manage.py", "check", *args],
         cwd=ROOT,
         env=production_env(**overrides),
         capture_output=True,

@@ -136,6 +136,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    # Two choice sets share the field name "kind": each its own component name.
+    "ENUM_NAME_OVERRIDES": {"SupervisionSessionKindEnum": "supervision.models.SessionKind"},
 }
 
 # Celery: the broker is a doorbell; every task is idempotent and re-reads the database.

@@ -11,7 +11,13 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from peerlink.settings.base import *  # noqa: F403
-from peerlink.settings.base import DATABASES, PEERLINK_INDEX_KEY, PEERLINK_KEYRING, REDIS_URL
+from peerlink.settings.base import (
+    ALLOWED_HOSTS,
+    DATABASES,
+    PEERLINK_INDEX_KEY,
+    PEERLINK_KEYRING,
+    REDIS_URL,
+)
 
 DEBUG = False
 
@@ -24,6 +30,11 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("DJANGO_SECRET_KEY")
+_required("DJANGO_ALLOWED_HOSTS")
+# Probes and Prometheus call a pod by its address (Kubernetes gives it as POD_IP through the
+# downward API, deploy/k8s), not by the public host name.
+if os.environ.get("POD_IP"):
+    ALLOWED_HOSTS = [*ALLOWED_HOSTS, os.environ["POD_IP"]]
 _required("DATABASE_URL")
 _required("REDIS_URL")
 _required("PEERLINK_PUBLIC_URL")
