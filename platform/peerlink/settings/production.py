@@ -14,12 +14,17 @@ from peerlink.settings.base import *  # noqa: F403
 from peerlink.settings.base import (
     ALLOWED_HOSTS,
     DATABASES,
+    LOGGING,
     PEERLINK_INDEX_KEY,
     PEERLINK_KEYRING,
     REDIS_URL,
 )
 
 DEBUG = False
+
+# One JSON object per log line unless LOG_FORMAT says otherwise.
+if os.environ.get("LOG_FORMAT", "json") == "json":
+    LOGGING["handlers"]["console"]["formatter"] = "json"
 
 
 def _required(name: str) -> str:
