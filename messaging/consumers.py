@@ -36,6 +36,7 @@ from django.conf import settings
 from audit.services import record
 from messaging import selectors, services
 from messaging.events import conversation_group, user_group
+from messaging.metrics import WebsocketCount
 from messaging.models import MessageChannel
 from messaging.risk.selectors import unresolved_alerts_for_socket
 from messaging.ws_auth import CLOSE_UNAUTHENTICATED, refuse, signed_in
@@ -204,6 +205,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # Where this socket last told its client its own read marker stands, per conversation:
     # the group's echo of the same move is not sent twice.
     own_reads: dict[str, int]
+    # This socket's share of peerlink_websocket_connections.
+    open_sockets: WebsocketCount
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.open_sockets = WebsocketCount()
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if not signed_in(scope):
@@ -212,7 +219,12 @@ class ChatConsumer(AsyncWebsocketConsumer):
             # blocking pop), however many of them a client opens.
             await refuse(receive, send)
             return
-        await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # Also when the consumer ends without a disconnect (an error, a cancelled task at
+            # shutdown): the gauge must not keep a socket that is gone.
+            self.open_sockets.closed()
 
     async def connect(self) -> None:
         user = self.scope.get("user")
@@ -233,6 +245,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(user_group(user.pk), self.channel_name)
         await self._refresh_subscriptions()
         await self.accept()
+        self.open_sockets.opened()
         if self.is_staff:
             # Alerts are in the database whatever happened to their doorbells (Redis down,
             # socket closed): every (re)connect brings the unresolved ones.
@@ -240,6 +253,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self.send_json({"type": "alert", "alert": alert})
 
     async def disconnect(self, code: int) -> None:
+        self.open_sockets.closed()
         if not hasattr(self, "user"):
             return
         for conversation_id in self.conversations:

@@ -21,6 +21,7 @@ from audit.services import record
 from encryption.models import DataKeyPurpose
 from encryption.services import FieldRef, create_data_key, encrypt
 from messaging import boundaries, events
+from messaging.metrics import count_messages_on_commit
 from messaging.models import (
     BoundaryConfirmation,
     CaseNote,
@@ -298,6 +299,7 @@ def post_message(
             now=now,
         )
         message.save(force_insert=True)
+        count_messages_on_commit([(channel, sender_role)])
         Conversation.objects.filter(pk=conversation.pk).update(
             last_seq=message.seq, last_message_at=now
         )
@@ -488,6 +490,7 @@ def post_automated_messages(*, posts: Sequence[AutomatedPost]) -> list[Message]:
             )
             new.append((message, outbox, post.body))
         Message.objects.bulk_create([message for message, _, _ in new])
+        count_messages_on_commit((m.channel, m.sender_role) for m, _, _ in new)
         touched = {message.conversation_id for message, _, _ in new}
         for pk in touched:
             conversations[pk].last_message_at = now

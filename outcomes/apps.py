@@ -27,7 +27,8 @@ class OutcomesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from outcomes import receivers
+        # `metrics` registers the scrape-time survey gauge on /metrics.
+        from outcomes import metrics, receivers  # noqa: F401
 
         post_migrate.connect(_load_built_in_instruments, sender=self)
         receivers.connect()

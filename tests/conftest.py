@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import services
+from tests.support import privacy_guard, services
 
 DB_FIXTURES = {
     "db",
@@ -24,6 +24,28 @@ DB_FIXTURES = {
     "django_db_reset_sequences",
     "django_db_serialized_rollback",
 }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # After Django is set up (pytest-django's own pytest_configure runs first, tryfirst):
+    # the guard imports the encryption service.
+    config.pluginmanager.register(_PrivacyGuardPlugin(), "peerlink-privacy-guard")
+
+
+class _PrivacyGuardPlugin:
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        privacy_guard.install()
+
+
+@pytest.fixture(autouse=True)
+def _nothing_personal_in_logs_or_errors() -> Iterator[None]:
+    """tests/support/privacy_guard.py: this test logged or raised nothing personal."""
+    privacy_guard.GUARD.start_test()
+    yield
+    findings = sorted(set(privacy_guard.GUARD.findings))
+    if findings:
+        pytest.fail("Personal data in logs or errors: " + "; ".join(findings), pytrace=False)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -38,6 +38,8 @@ class RiskConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Registers the scrape-time alert gauges on /metrics.
+        from messaging.risk import metrics  # noqa: F401
         from messaging.risk.models import LexiconEntry
 
         post_migrate.connect(_load_shipped_lexicons, sender=self)

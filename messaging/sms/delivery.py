@@ -32,6 +32,7 @@ from django.utils import timezone
 from encryption.services import DecryptionError, decrypt
 from messaging import events
 from messaging.actions.sms_consent import opt_out_of_sms
+from messaging.metrics import observe_delivery_on_commit
 from messaging.models import (
     DELIVERY_RANK,
     FINAL_DELIVERY_RANK,
@@ -506,6 +507,10 @@ def record_delivery_report(
         if error_code is not None:
             outbox.error_code = error_code
         outbox.save(update_fields=["delivery_status", "delivery_updated_at", "error_code"])
+        if reported == DeliveryStatus.DELIVERED:
+            # Once per row: the four final states share the top rank, so nothing moves a row
+            # to delivered twice (a repeat, or a `read` after it, is "unchanged" above).
+            observe_delivery_on_commit(sent_at=outbox.sent_at, reported_at=now)
         _ring(outbox)
         _opt_out_if_the_carrier_says_so(outbox, error_code)
     return "moved"

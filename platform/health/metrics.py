@@ -6,8 +6,9 @@ nothing a third-party import happened to register. Apps extend it in one of two 
 
 - a metric updated as things happen: declare it with ``registry=REGISTRY``, e.g.
   ``Counter("peerlink_sms_sent", "...", ["outcome"], registry=REGISTRY)``;
-- a value read from the database when Prometheus scrapes: write a `Collector` with a
-  `describe()` (so that registering it runs no query) and pass it to `register_collector`.
+- a value read from the database when Prometheus scrapes: subclass `ScrapeCollector` (its
+  `describe()` runs no query, and a failed query is counted, not raised) and pass an instance
+  to `register_collector`, in a module the app's `AppConfig.ready` imports.
 
 Rules for every metric: the name starts with ``peerlink_``; labels hold small fixed sets of
 codes (status, outcome, check), never ids, names, phone numbers, message text or anything else
@@ -67,7 +68,42 @@ COLLECTOR_ERRORS = Counter(
 )
 
 
-class EnrolmentCollector(Collector):
+class ScrapeCollector(Collector):
+    """A value read from the database when Prometheus scrapes, with one cheap query.
+
+    A subclass names its `error_label` and writes `families()` (its metric families, empty)
+    and `read()` (the same families with their values). `describe()` returns the empty
+    families, so registering runs no query. A database error leaves the collector's metrics
+    out of that scrape, counts it in `peerlink_metrics_collector_errors{collector=...}` and
+    logs the exception's class name only (its message can quote connection details)."""
+
+    error_label: str
+
+    def __init__(self) -> None:
+        # The error series exists from the start, at zero.
+        COLLECTOR_ERRORS.labels(collector=self.error_label)
+
+    def families(self) -> list[Metric]:
+        raise NotImplementedError
+
+    def read(self) -> Iterable[Metric]:
+        raise NotImplementedError
+
+    def describe(self) -> Iterable[Metric]:
+        return self.families()
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            # Read in full here: a lazy query would raise after the try has been left.
+            metrics = list(self.read())
+        except DatabaseError as exc:
+            logger.warning("%s gauge not collected: %s", self.error_label, type(exc).__name__)
+            COLLECTOR_ERRORS.labels(collector=self.error_label).inc()
+            return
+        yield from metrics
+
+
+class EnrolmentCollector(ScrapeCollector):
     """`peerlink_participants_enrolled{status=...}`: enrolments by status, counted at scrape
     time. Every known status is reported, zero included, so the series never disappear."""
 
@@ -75,33 +111,23 @@ class EnrolmentCollector(Collector):
     documentation = "Enrolments in all programmes, by enrolment status, at scrape time."
     error_label = "enrolments"
 
-    def __init__(self) -> None:
-        # The error series exists from the start, at zero.
-        COLLECTOR_ERRORS.labels(collector=self.error_label)
-
     def _family(self) -> GaugeMetricFamily:
         return GaugeMetricFamily(self.name, self.documentation, labels=["status"])
 
-    def describe(self) -> Iterable[Metric]:
+    def families(self) -> list[Metric]:
         return [self._family()]
 
-    def collect(self) -> Iterator[Metric]:
+    def read(self) -> Iterable[Metric]:
         # Imported here: this module is imported while URLs load, and models must not be
         # imported before the app registry is ready.
         from programmes.models import Enrolment, EnrolmentStatus
 
-        try:
-            rows = Enrolment.objects.order_by().values("status").annotate(total=Count("pk"))
-            counts: dict[str, int] = {str(row["status"]): int(row["total"]) for row in rows}
-        except DatabaseError as exc:
-            # The class name only: database errors can quote connection details.
-            logger.warning("enrolment gauge not collected: %s", type(exc).__name__)
-            COLLECTOR_ERRORS.labels(collector=self.error_label).inc()
-            return
+        rows = Enrolment.objects.order_by().values("status").annotate(total=Count("pk"))
+        counts: dict[str, int] = {str(row["status"]): int(row["total"]) for row in rows}
         family = self._family()
         for status in sorted(set(EnrolmentStatus.values) | set(counts)):
             family.add_metric([status], counts.get(status, 0))
-        yield family
+        return [family]
 
 
 def register_collector(collector: Collector) -> Collector:

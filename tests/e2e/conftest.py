@@ -24,7 +24,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.support import services
+from tests.support import privacy_guard, services
 from tests.support.fake_twilio import FakeTwilioServer, fake_twilio_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,6 +64,13 @@ class AsgiServer:
 
     def server_log(self) -> str:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
+
+    def assert_log_clean(self) -> None:
+        """No traceback and no phone number in anything the server processes wrote (the
+        in-process guard, tests/support/privacy_guard.py, cannot see them)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        assert "Traceback" not in text, text[-4000:]
+        assert not privacy_guard.PHONE.search(text), "a server log line holds a phone number"
 
 
 def _key() -> str:

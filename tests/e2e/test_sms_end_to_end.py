@@ -156,7 +156,7 @@ async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
     assert [client_id for _, _, client_id in stored].count(f"sms:{sid}") == 1
     assert rows(sms_server, "SELECT count(*) FROM messaging_inboundsms")[0][0] == 4
     assert all(status == 200 for status in fake_twilio.callback_statuses)
-    assert "Traceback" not in sms_server.server_log()
+    sms_server.assert_log_clean()
 
 
 async def test_a_forged_inbound_webhook_is_refused_and_stores_nothing(
