@@ -8,6 +8,7 @@ this suite starts; otherwise they run on an SQLite file. `PEERLINK_TEST_SERVICES
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.support import privacy_guard, services
+from tests.support.fake_twilio import FakeTwilioServer, fake_twilio_server
 
 DB_FIXTURES = {
     "db",
@@ -169,3 +171,20 @@ def world(db: None) -> Any:
     from tests.support.factories import make_world
 
     return make_world()
+
+
+# The fake Twilio over HTTP, for the end-to-end and cluster tests whose servers (other
+# processes) send texts through a worker (tests/e2e/conftest.py: `forwarding_twilio_env`);
+# `fake_twilio` above is the in-process one.
+FAKE_TWILIO_ACCOUNT_SID = "AC" + "1" * 32
+
+
+@pytest.fixture(scope="module")
+def twilio_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="module")
+def twilio_over_http(twilio_token: str) -> Iterator[FakeTwilioServer]:
+    with fake_twilio_server(account_sid=FAKE_TWILIO_ACCOUNT_SID, auth_token=twilio_token) as server:
+        yield server

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,8 +25,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.conftest import FAKE_TWILIO_ACCOUNT_SID
 from tests.support import privacy_guard, services
-from tests.support.fake_twilio import FakeTwilioServer, fake_twilio_server
+from tests.support.fake_twilio import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -66,11 +68,14 @@ class AsgiServer:
         return self.log.read_text(errors="replace")[-4000:] if self.log.exists() else ""
 
     def assert_log_clean(self) -> None:
-        """No traceback and no phone number in anything the server processes wrote (the
+        """No traceback and no phone number in anything its cluster's processes wrote (the
         in-process guard, tests/support/privacy_guard.py, cannot see them)."""
-        text = self.log.read_text(errors="replace") if self.log.exists() else ""
-        assert "Traceback" not in text, text[-4000:]
-        assert not privacy_guard.PHONE.search(text), "a server log line holds a phone number"
+        for log in sorted(self.log.parent.glob("*.log")):
+            text = log.read_text(errors="replace")
+            assert "Traceback" not in text, f"{log.name}:\n{text[-4000:]}"
+            assert not privacy_guard.PHONE.search(text), (
+                f"a line of {log.name} holds a phone number"
+            )
 
 
 def _key() -> str:
@@ -141,6 +146,125 @@ def _server_env(
     return env
 
 
+def _uvicorn(port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "peerlink.asgi:application",
+        "--app-dir",
+        "platform",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
+
+
+def _celery(*args: str) -> list[str]:
+    return [sys.executable, "-m", "celery", "-A", "peerlink", *args, "--loglevel", "WARNING"]
+
+
+def _worker(name: str, pool: str) -> list[str]:
+    # As deploy/Procfile runs it. `solo`: one process, so that a test's order is the send
+    # order; `prefork`: a child per core, as deploy runs it.
+    return _celery(
+        "worker",
+        "--pool",
+        pool,
+        "--hostname",
+        f"{name}@%h",
+        "--without-heartbeat",
+        "--without-gossip",
+        "--without-mingle",
+    )
+
+
+@dataclass
+class Cluster:
+    """Several ASGI servers, workers and one beat on one database and one Redis, all
+    configured alike (the same keys and secrets), each server with its own address."""
+
+    servers: list[AsgiServer]
+    processes: dict[str, subprocess.Popen[bytes]]
+    database_url: str
+    folder: Path
+
+    def log(self, name: str) -> Path:
+        return self.folder / f"{name}.log"
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        with self.log(name).open("ab") as out:
+            process = subprocess.Popen(
+                args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+            )
+        self.processes[name] = process
+        return process
+
+
+@contextlib.contextmanager
+def cluster(
+    postgres_server: services.PostgresServer,
+    redis_server: services.RedisServer,
+    *,
+    web: int = 1,
+    workers: int = 0,
+    worker_pool: str = "solo",
+    with_beat: bool = False,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Cluster]:
+    """A fresh database, migrated; `web` uvicorn servers on it, `workers` Celery workers and
+    the one beat when asked; all stopped and dropped afterwards."""
+    database = _create_database(postgres_server)
+    database_url = postgres_server.url(database)
+    ports = [services.free_port() for _ in range(web)]
+    base = _server_env(database_url, redis_server.url, ports[0], extra_env or {})
+    folder = Path(tempfile.mkdtemp(prefix="peerlink-e2e-"))
+    running = Cluster(servers=[], processes={}, database_url=database_url, folder=folder)
+    try:
+        migrate = subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--noinput"],
+            cwd=ROOT,
+            env=base,
+            capture_output=True,
+            text=True,
+            timeout=STEP_TIMEOUT,
+            check=False,
+        )
+        assert migrate.returncode == 0, migrate.stderr[-4000:]
+        for index, port in enumerate(ports):
+            # Each server signs and is called back at its own address.
+            env = {**base, "PEERLINK_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+            name = f"web{index + 1}"
+            running.start(name, _uvicorn(port), env)
+            running.servers.append(
+                AsgiServer(port=port, database_url=database_url, env=env, log=running.log(name))
+            )
+        for index in range(workers):
+            running.start(f"worker{index + 1}", _worker(f"worker{index + 1}", worker_pool), base)
+        if with_beat:
+            schedule = str(folder / "celerybeat-schedule")
+            running.start("beat", _celery("beat", "--schedule", schedule), base)
+        for index, server in enumerate(running.servers):
+            try:
+                services._wait_for_port(
+                    server.port,
+                    timeout=60,
+                    process=running.processes[f"web{index + 1}"],  # type: ignore[arg-type]
+                )
+            except RuntimeError as exc:
+                raise AssertionError(f"{exc}\n{server.server_log()}") from None
+        yield running
+    finally:
+        for process in running.processes.values():
+            _stop(process)
+        _drop_database(postgres_server, database)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def serve(
     postgres_server: services.PostgresServer,
@@ -150,109 +274,17 @@ def serve(
     with_worker: bool = False,
     with_beat: bool = False,
 ) -> Iterator[AsgiServer]:
-    """A fresh database, migrated; uvicorn on it (and a Celery worker, and the one beat, when
-    asked); all stopped and dropped afterwards."""
-    database = _create_database(postgres_server)
-    database_url = postgres_server.url(database)
-    port = services.free_port()
-    env = _server_env(database_url, redis_server.url, port, extra_env or {})
-    folder = Path(tempfile.mkdtemp(prefix="peerlink-e2e-"))
-    log = folder / "server.log"
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        migrate = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr[-4000:]
-        with log.open("wb") as out:
-            server_process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "peerlink.asgi:application",
-                    "--app-dir",
-                    "platform",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--no-access-log",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-            processes.append(server_process)
-            if with_worker:
-                # As deploy/Procfile runs it; one process, so the test's order is the send order.
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "celery",
-                            "-A",
-                            "peerlink",
-                            "worker",
-                            "--pool",
-                            "solo",
-                            "--loglevel",
-                            "WARNING",
-                            "--without-heartbeat",
-                            "--without-gossip",
-                            "--without-mingle",
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-            if with_beat:
-                processes.append(
-                    subprocess.Popen(
-                        [
-                            sys.executable,
-                            "-m",
-                            "celery",
-                            "-A",
-                            "peerlink",
-                            "beat",
-                            "--loglevel",
-                            "WARNING",
-                            "--schedule",
-                            str(folder / "celerybeat-schedule"),
-                        ],
-                        cwd=ROOT,
-                        env=env,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                    )
-                )
-        server = AsgiServer(port=port, database_url=database_url, env=env, log=log)
-        try:
-            services._wait_for_port(port, timeout=60, process=server_process)  # type: ignore[arg-type]
-        except RuntimeError as exc:
-            raise AssertionError(f"{exc}\n{server.server_log()}") from None
+    """One server (and a Celery worker, and the one beat, when asked), logging into one file
+    so that its log holds all they wrote."""
+    with cluster(
+        postgres_server,
+        redis_server,
+        workers=1 if with_worker else 0,
+        with_beat=with_beat,
+        extra_env=extra_env,
+    ) as running:
+        [server] = running.servers
         yield server
-    finally:
-        for process in processes:
-            _stop(process)
-        _drop_database(postgres_server, database)
-        with contextlib.suppress(OSError):
-            for path in folder.iterdir():
-                path.unlink()
-            folder.rmdir()
 
 
 @pytest.fixture(scope="module")
@@ -263,27 +295,11 @@ def asgi_server(
         yield server
 
 
-# The fake Twilio over HTTP, for the modules whose server sends texts through a worker:
-# `twilio_server(postgres_server, redis_server, fake_twilio, twilio_token, ...)`.
-FAKE_TWILIO_ACCOUNT_SID = "AC" + "1" * 32
-
-
-@pytest.fixture(scope="module")
-def twilio_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-@pytest.fixture(scope="module")
-def fake_twilio(twilio_token: str) -> Iterator[FakeTwilioServer]:
-    with fake_twilio_server(account_sid=FAKE_TWILIO_ACCOUNT_SID, auth_token=twilio_token) as server:
-        yield server
-
-
 def forwarding_twilio_env(fake: FakeTwilioServer, token: str) -> dict[str, str]:
     """The server's environment for the real twilio library to reach `fake` over HTTP."""
     return {
         "TWILIO_HTTP_CLIENT": "tests.support.fake_twilio.ForwardingTwilioHttpClient",
         "PEERLINK_FAKE_TWILIO_URL": fake.url,
-        "TWILIO_ACCOUNT_SID": FAKE_TWILIO_ACCOUNT_SID,
+        "TWILIO_ACCOUNT_SID": FAKE_TWILIO_ACCOUNT_SID,  # twilio_over_http's (tests/conftest.py)
         "TWILIO_AUTH_TOKEN": token,
     }

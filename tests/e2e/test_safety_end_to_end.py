@@ -1,6 +1,6 @@
 """A crisis text reaches a human, end to end: the real ASGI server (uvicorn, production
 settings), a real Celery worker and the one beat, on PostgreSQL and Redis, the real twilio
-library on a fake Twilio that answers over HTTP (tests/support/fake_twilio.py).
+library on a fake Twilio that answers over HTTP (tests/support/twilio_over_http.py).
 
 The person texts a crisis phrase; the on-call supervisor's socket gets an `alert` frame at
 once; the person receives the programme's crisis resources by SMS; nobody acknowledges, and
@@ -36,10 +36,10 @@ BEAT_TICK = 15.0
 def safety_server(
     postgres_server: services.PostgresServer,
     redis_server: services.RedisServer,
-    fake_twilio: FakeTwilioServer,
+    twilio_over_http: FakeTwilioServer,
     twilio_token: str,
 ) -> Iterator[AsgiServer]:
-    extra = forwarding_twilio_env(fake_twilio, twilio_token)
+    extra = forwarding_twilio_env(twilio_over_http, twilio_token)
     with serve(
         postgres_server, redis_server, extra_env=extra, with_worker=True, with_beat=True
     ) as server:
@@ -62,7 +62,7 @@ async def wait_until(condition: Any, what: str, *, seconds: float) -> float:
 
 
 async def test_a_crisis_text_alerts_the_on_call_supervisor_and_escalates_at_its_minute(
-    safety_server: AsgiServer, fake_twilio: FakeTwilioServer
+    safety_server: AsgiServer, twilio_over_http: FakeTwilioServer
 ) -> None:
     world = safety_server.run_script("safety-world", "e2e-safety", "7", str(ESCALATE_AFTER_MINUTES))
     assert isinstance(world, dict)
@@ -93,20 +93,20 @@ async def test_a_crisis_text_alerts_the_on_call_supervisor_and_escalates_at_its_
 
         # The person gets the programme's crisis resources, by SMS.
         await wait_until(
-            lambda: any("Call 988." in body for body in fake_twilio.api.bodies_to(phone)),
+            lambda: any("Call 988." in body for body in twilio_over_http.api.bodies_to(phone)),
             "the crisis resources by SMS",
             seconds=30,
         )
-        assert fake_twilio.api.bodies_to(supervisor_phone) == []
+        assert twilio_over_http.api.bodies_to(supervisor_phone) == []
 
         # Nobody acknowledges: at the configured minute, beat texts the on-call supervisor.
         escalated_at = await wait_until(
-            lambda: bool(fake_twilio.api.bodies_to(supervisor_phone)),
+            lambda: bool(twilio_over_http.api.bodies_to(supervisor_phone)),
             "the escalation SMS",
             seconds=ESCALATE_AFTER_MINUTES * 60 + BEAT_TICK + 45,
         )
         assert escalated_at - opened_at >= ESCALATE_AFTER_MINUTES * 60 - 1
-        (escalation,) = fake_twilio.api.bodies_to(supervisor_phone)
+        (escalation,) = twilio_over_http.api.bodies_to(supervisor_phone)
         assert "risk alert" in escalation and phone not in escalation
         update = await supervisor.wait_for(
             lambda f: f["type"] == "alert" and f["alert"]["escalation_level"] == 1,

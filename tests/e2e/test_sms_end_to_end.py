@@ -1,7 +1,7 @@
 """An SMS user and a web peer supporter hold a conversation end to end: the real ASGI server
 (uvicorn, production settings) and a real Celery worker on PostgreSQL and Redis, the real
 twilio library on a fake Twilio that answers over HTTP and calls back, signed, with delivery
-statuses, as Twilio does (tests/support/fake_twilio.py).
+statuses, as Twilio does (tests/support/twilio_over_http.py).
 
 The person texts in (a signed inbound webhook); the peer supporter's socket gets the text
 live; a redelivered webhook changes nothing; the peer's reply goes out through the outbox and
@@ -35,10 +35,10 @@ WAIT = 20.0  # seconds: the worker and the callbacks take a few hops
 def sms_server(
     postgres_server: services.PostgresServer,
     redis_server: services.RedisServer,
-    fake_twilio: FakeTwilioServer,
+    twilio_over_http: FakeTwilioServer,
     twilio_token: str,
 ) -> Iterator[AsgiServer]:
-    extra = forwarding_twilio_env(fake_twilio, twilio_token)
+    extra = forwarding_twilio_env(twilio_over_http, twilio_token)
     with serve(postgres_server, redis_server, extra_env=extra, with_worker=True) as server:
         yield server
 
@@ -74,7 +74,7 @@ def rows(server: AsgiServer, sql: str, *args: object) -> list[tuple[Any, ...]]:
 
 
 async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
-    sms_server: AsgiServer, fake_twilio: FakeTwilioServer
+    sms_server: AsgiServer, twilio_over_http: FakeTwilioServer
 ) -> None:
     world = sms_server.run_script("sms-world", "e2e-sms", "3")
     assert isinstance(world, dict)
@@ -104,8 +104,8 @@ async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
         assert acked["seq"] == 2 and acked["delivery"] == "pending"
         for status in ("queued", "sent", "delivered"):
             await delivery_to(peer, acked["id"], status)
-        assert fake_twilio.api.bodies_to(phone) == [reply]
-        sent = fake_twilio.api.sent[-1]
+        assert twilio_over_http.api.bodies_to(phone) == [reply]
+        sent = twilio_over_http.api.sent[-1]
         assert sent.messaging_service_sid.startswith("MG")
         (outbox_id,) = rows(sms_server, "SELECT id FROM messaging_smsoutbox")[0]
         base = sms_server.env["PEERLINK_PUBLIC_URL"]
@@ -121,7 +121,7 @@ async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
         await peer.send(send_frame(conversation, "peer-2", "Are you still there?"))
         unsent = await peer.ack("peer-2")
         assert unsent["delivery"] == "not_sent"  # recorded as never to be sent, at once
-        assert fake_twilio.api.bodies_to(phone) == [reply]
+        assert twilio_over_http.api.bodies_to(phone) == [reply]
 
         # START: texts flow again. HELP: the programme's crisis resources, by SMS.
         assert await text_in(sms_server, phone, "START") == 200
@@ -140,7 +140,7 @@ async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
         )
         assert automated["message"]["body"] == "Call 988."
         await wait_until(
-            lambda: fake_twilio.api.bodies_to(phone) == [reply, "Call 988."], "the HELP reply"
+            lambda: twilio_over_http.api.bodies_to(phone) == [reply, "Call 988."], "the HELP reply"
         )
     finally:
         await peer.close()
@@ -155,7 +155,7 @@ async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
     assert [seq for seq, _, _ in stored] == list(range(1, len(stored) + 1))
     assert [client_id for _, _, client_id in stored].count(f"sms:{sid}") == 1
     assert rows(sms_server, "SELECT count(*) FROM messaging_inboundsms")[0][0] == 4
-    assert all(status == 200 for status in fake_twilio.callback_statuses)
+    assert all(status == 200 for status in twilio_over_http.callback_statuses)
     sms_server.assert_log_clean()
 
 
