@@ -4,18 +4,15 @@ every text sent exactly once, none missed (DESIGN.md §3, data flow 4; §6)."""
 
 from __future__ import annotations
 
-import json
-import re
 import subprocess
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
+from tests.cluster.texts import handled, one, seed_due_texts, sends_per_row, wait_for
 from tests.conftest import FAKE_TWILIO_ACCOUNT_SID
 from tests.e2e.conftest import Cluster, cluster, forwarding_twilio_env
 from tests.support import services
@@ -53,41 +50,11 @@ def senders(
         yield running
 
 
-def _run(env: dict[str, str], *args: str, timeout: float = 300) -> str:
-    result = subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return result.stdout
-
-
-def _handled(output: str) -> int:
-    match = re.search(r"^Handled (\d+):", output, flags=re.MULTILINE)
-    assert match, output
-    return int(match.group(1))
-
-
-def _one(database_url: str, sql: str) -> object:
-    with psycopg.connect(database_url) as conn:
-        row = conn.execute(sql).fetchone()
-    assert row is not None
-    return row[0]
-
-
 def test_two_dispatchers_send_ten_thousand_texts_once_each(
     senders: Cluster, quiet_twilio: FakeTwilioServer
 ) -> None:
     [server] = senders.servers
-    seeded = json.loads(
-        _run(server.env, "tests/cluster/cluster_world.py", "due-texts", str(TEXTS)).splitlines()[-1]
-    )
-    assert seeded["due"] == TEXTS
+    seed_due_texts(server, TEXTS)
 
     # Two dispatchers at once, each a whole tick (as two beats' ticks, or a tick that
     # overran into the next, would be).
@@ -108,39 +75,33 @@ def test_two_dispatchers_send_ten_thousand_texts_once_each(
         out, err = dispatcher.communicate(timeout=300)
         assert dispatcher.returncode == 0, err[-4000:]
         outputs.append(out)
-    handled = [_handled(out) for out in outputs]
-    assert sum(handled) == TEXTS
-    assert all(handled), f"both dispatchers took a share: {handled}"
+    shares = [handled(out) for out in outputs]
+    assert sum(shares) == TEXTS
+    assert all(shares), f"both dispatchers took a share: {shares}"
 
-    deadline = time.monotonic() + SEND_WAIT
-    while len(quiet_twilio.api.sent) < TEXTS and time.monotonic() < deadline:
-        time.sleep(0.5)
+    wait_for(lambda: len(quiet_twilio.api.sent) >= TEXTS, "every text sent", SEND_WAIT)
     time.sleep(2)  # a duplicate would come after the last of the first sends
 
     # At the provider: each outbox row sent once, none missing.
-    per_row = Counter(
-        sms.status_callback.rsplit("outbox=", 1)[1]
-        for sms in quiet_twilio.api.sent
-        if sms.status_callback
-    )
+    per_row = sends_per_row(quiet_twilio)
     assert len(quiet_twilio.api.sent) == TEXTS
     assert len(per_row) == TEXTS and set(per_row.values()) == {1}
 
     db = senders.database_url
-    assert _one(db, "SELECT count(*) FROM scheduling_sendrecord WHERE outcome = 'sent'") == TEXTS
-    assert _one(db, "SELECT count(*) FROM scheduling_sendrecord WHERE outcome <> 'sent'") == 0
+    assert one(db, "SELECT count(*) FROM scheduling_sendrecord WHERE outcome = 'sent'") == TEXTS
+    assert one(db, "SELECT count(*) FROM scheduling_sendrecord WHERE outcome <> 'sent'") == 0
     assert (
-        _one(
+        one(
             db,
             "SELECT count(*) FROM messaging_smsoutbox WHERE purpose = 'automated'"
             " AND status = 'sent' AND provider_message_id <> ''",
         )
         == TEXTS
     )
-    assert _one(db, "SELECT count(*) FROM messaging_smsoutbox WHERE status <> 'sent'") == 0
+    assert one(db, "SELECT count(*) FROM messaging_smsoutbox WHERE status <> 'sent'") == 0
     # And nothing is due any more: each stream's next text is planned for later.
     assert (
-        _one(
+        one(
             db,
             "SELECT count(*) FROM scheduling_pendingsend"
             " WHERE state = 'scheduled' AND due_at <= now()",

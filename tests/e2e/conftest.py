@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -192,6 +193,9 @@ class Cluster:
     processes: dict[str, subprocess.Popen[bytes]]
     database_url: str
     folder: Path
+    commands: dict[str, tuple[list[str], dict[str, str]]] = dataclasses.field(
+        default_factory=dict
+    )
 
     def log(self, name: str) -> Path:
         return self.folder / f"{name}.log"
@@ -202,7 +206,18 @@ class Cluster:
                 args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
             )
         self.processes[name] = process
+        self.commands[name] = (args, env)
         return process
+
+    def kill(self, name: str) -> None:
+        """SIGKILL, as the kernel's OOM killer or a lost node does: no clean-up runs."""
+        process = self.processes[name]
+        process.kill()
+        process.wait(timeout=10)
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        args, env = self.commands[name]
+        return self.start(name, args, env)
 
 
 @contextlib.contextmanager

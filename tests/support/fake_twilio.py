@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import threading
+import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -229,9 +230,12 @@ class FakeTwilioServer:
         account_sid: str,
         auth_token: str,
         callbacks: tuple[str, ...] = ("queued", "sent", "delivered"),
+        delay: float = 0.0,
     ) -> None:
         self.api = FakeTwilioApi(account_sid=account_sid, auth_token=auth_token)
         self.callbacks = callbacks
+        # Seconds each request takes, as a real provider's round trip does.
+        self.delay = delay
         self.callback_statuses: list[int] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -268,6 +272,8 @@ class FakeTwilioServer:
                 return  # request lines would print numbers and texts
 
             def do_POST(self) -> None:
+                if fake.delay:
+                    time.sleep(fake.delay)
                 length = int(self.headers.get("Content-Length", "0"))
                 form = urllib.parse.parse_qs(
                     self.rfile.read(length).decode(), keep_blank_values=True
@@ -278,16 +284,22 @@ class FakeTwilioServer:
                 except requests.ReadTimeout:
                     self.close_connection = True
                     return
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(text.encode())))
-                self.end_headers()
-                self.wfile.write(text.encode())
-                if status == 201 and fake.callbacks:
-                    sms = fake.api.sent[-1]
-                    threading.Thread(
-                        target=fake.send_callbacks, args=(sms, fake.callbacks), daemon=True
-                    ).start()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(text.encode())))
+                    self.end_headers()
+                    self.wfile.write(text.encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    # The sender is gone (killed mid-call). Twilio took the text all the
+                    # same, and calls back about it as it always does.
+                    self.close_connection = True
+                finally:
+                    if status == 201 and fake.callbacks:
+                        sms = fake.api.sent[-1]
+                        threading.Thread(
+                            target=fake.send_callbacks, args=(sms, fake.callbacks), daemon=True
+                        ).start()
 
         return Handler
 

@@ -191,11 +191,13 @@ TWILIO_TIMEOUT_SECONDS = float(os.environ.get("TWILIO_TIMEOUT_SECONDS", "10"))
 SMS_SEND_MAX_ATTEMPTS = int(os.environ.get("PEERLINK_SMS_SEND_MAX_ATTEMPTS", "8"))
 SMS_RETRY_BASE_SECONDS = float(os.environ.get("PEERLINK_SMS_RETRY_BASE_SECONDS", "30"))
 SMS_RETRY_MAX_SECONDS = float(os.environ.get("PEERLINK_SMS_RETRY_MAX_SECONDS", "3600"))
-SMS_SENDING_LEASE_SECONDS = 300
+# How long a row being sent is its worker's: longer than any one call to Twilio can take
+# (TWILIO_TIMEOUT_SECONDS), or a slow send would be sent again.
+SMS_SENDING_LEASE_SECONDS = float(os.environ.get("PEERLINK_SMS_SENDING_LEASE_SECONDS", "300"))
 # After an answer that leaves open whether Twilio took the text (no answer, a 5xx), wait at
 # least this long: its status callback, which names the outbox row, adopts a text that went.
-SMS_AMBIGUOUS_RETRY_SECONDS = 120
-SMS_SWEEP_GRACE_SECONDS = 60
+SMS_AMBIGUOUS_RETRY_SECONDS = float(os.environ.get("PEERLINK_SMS_AMBIGUOUS_RETRY_SECONDS", "120"))
+SMS_SWEEP_GRACE_SECONDS = float(os.environ.get("PEERLINK_SMS_SWEEP_GRACE_SECONDS", "60"))
 # Inbound: texts per number per minute beyond which a webhook is refused (429, nothing
 # stored); how often HELP is answered; the replies to numbers no conversation can take.
 # Well above what anyone types (a long text arriving in parts counts once per part), so that
