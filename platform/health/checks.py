@@ -57,9 +57,18 @@ class ReadinessReport:
 
 
 def check_database() -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-        row = cursor.fetchone()
+    if connection.settings_dict.get("OPTIONS", {}).get("pool"):
+        # From the pool with the check's own timeout: Django's connection would wait the
+        # pool's (DATABASE_POOL_TIMEOUT, 10 s) while the database is down, longer than a
+        # probe waits for its answer.
+        pool = connection.pool  # type: ignore[attr-defined]
+        pool.open()  # as Django does on first use (a no-op once open)
+        with pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as conn:
+            row = conn.execute("SELECT 1").fetchone()
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            row = cursor.fetchone()
     if row is None or row[0] != 1:
         raise CheckFailed("unexpected answer to SELECT 1")
     return "ok"

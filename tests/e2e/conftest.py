@@ -193,9 +193,7 @@ class Cluster:
     processes: dict[str, subprocess.Popen[bytes]]
     database_url: str
     folder: Path
-    commands: dict[str, tuple[list[str], dict[str, str]]] = dataclasses.field(
-        default_factory=dict
-    )
+    commands: dict[str, tuple[list[str], dict[str, str]]] = dataclasses.field(default_factory=dict)
 
     def log(self, name: str) -> Path:
         return self.folder / f"{name}.log"

@@ -35,6 +35,11 @@ class PrivacyGuard(logging.Handler):
         with self._lock:
             self.sensitive.clear()
             self.findings.clear()
+        # Anything that configures logging again (Celery's worker set-up, dictConfig) resets
+        # the root logger's handlers: each test puts the guard back.
+        root = logging.getLogger()
+        if self not in root.handlers:
+            root.addHandler(self)
 
     def track(self, plaintext: str) -> None:
         if len(plaintext) >= MIN_SENSITIVE:

@@ -70,6 +70,7 @@ class PostgresServer:
     port: int
     user: str
     run_as: str | None
+    options: str = ""
 
     @property
     def host(self) -> str:
@@ -102,6 +103,25 @@ class PostgresServer:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.run("pg_ctl", "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Stop the server (an outage: every connection is cut), keeping its data."""
+        self.run("pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start it again on the same port, with the same data."""
+        self.run(
+            "pg_ctl",
+            "-D",
+            str(self.root / "data"),
+            "-o",
+            self.options,
+            "-l",
+            str(self.root / "log"),
+            "-w",
+            "start",
+        )
+        _wait_for_port(self.port, timeout=30)
 
 
 def start_postgres() -> PostgresServer:
@@ -136,6 +156,7 @@ def start_postgres() -> PostgresServer:
         f"-p {server.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
         "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
+    server.options = options
     server.run(
         "pg_ctl", "-D", str(root / "data"), "-o", options, "-l", str(root / "log"), "-w", "start"
     )
@@ -154,21 +175,28 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
+        self.pause()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def pause(self) -> None:
+        """Stop the server (an outage: every connection is cut; it keeps no data)."""
         self.process.terminate()
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        shutil.rmtree(self.root, ignore_errors=True)
+
+    def resume(self) -> None:
+        """Start it again, empty, on the same port."""
+        self.process = _redis_process(self.root, self.port)
+        _wait_for_port(self.port, timeout=15, process=self.process)
 
 
-def start_redis() -> RedisServer:
+def _redis_process(root: Path, port: int) -> subprocess.Popen[bytes]:
     binary = shutil.which("redis-server")
     if binary is None:
         raise ServiceUnavailable("redis-server not found")
-    root = Path(tempfile.mkdtemp(prefix="peerlink-redis-"))
-    port = free_port()
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [
             binary,
             "--port",
@@ -187,6 +215,14 @@ def start_redis() -> RedisServer:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def start_redis() -> RedisServer:
+    if shutil.which("redis-server") is None:
+        raise ServiceUnavailable("redis-server not found")
+    root = Path(tempfile.mkdtemp(prefix="peerlink-redis-"))
+    port = free_port()
+    process = _redis_process(root, port)
     _wait_for_port(port, timeout=15, process=process)
     return RedisServer(root=root, port=port, process=process)
 
