@@ -317,6 +317,81 @@ def print_report(options: argparse.Namespace, results: dict[str, dict[str, Any]]
         )
 
 
+def summary(data: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """bench/run.py's summary rows, from what `--json` wrote (the results print_report
+    reads): per server, our capacity, rate-phase throughput and p99 against the bare relay,
+    with the DESIGN.md §7 goals as print_report judges them."""
+    rows: list[dict[str, Any]] = []
+    for server in dict.fromkeys(key.split("/")[0] for key in data):
+        ours, relay = data.get(f"{server}/ours"), data.get(f"{server}/relay")
+        if ours is None:
+            continue
+        sockets, rate = ours["sockets"], ours["rate"]
+        share_goal = ""
+        if relay is not None:
+            share = ours["capacity"]["throughput"] / max(relay["capacity"]["throughput"], 1e-9)
+            met = share >= GOAL_RELAY_SHARE
+            share_goal = (
+                f">= {GOAL_RELAY_SHARE:.0%} of the bare relay: {'MET' if met else 'MISSED'}"
+            )
+        if rate["offered"] >= GOAL_RATE:
+            planned = rate.get("planned", rate["sent"])
+            met = rate["throughput"] >= 0.97 * GOAL_RATE and rate["delivered"] == planned
+            sustained = "MET" if met else "MISSED"
+        else:
+            sustained = f"not tested (offered {rate['offered']:,})"
+        p99 = "MET" if rate["p99"] < GOAL_P99_MS else "MISSED"
+        few = "" if sockets >= 500 else " (too few sockets)"
+        offered = f"at {rate['offered']:,} msg/s offered"
+        lost = {
+            name: part["rate"].get("planned", part["rate"]["sent"]) - part["rate"]["delivered"]
+            for name, part in (("ours", ours), ("relay", relay))
+            if part is not None
+        }
+        lost_note = (
+            f" (lost: {', '.join(f'{n} {c:,}' for n, c in lost.items())})"
+            if any(lost.values())
+            else ""
+        )
+        for figure, part, field, unit, goal in (
+            (
+                f"capacity, {sockets} sockets, vs bare relay",
+                "capacity",
+                "throughput",
+                "msg/s",
+                share_goal,
+            ),
+            (
+                f"acked/s {offered}",
+                "rate",
+                "throughput",
+                "msg/s",
+                f">= {GOAL_RATE:,} msg/s sustained: {sustained}",
+            ),
+            (
+                f"p99 send->deliver {offered}{lost_note}",
+                "rate",
+                "p99",
+                "ms",
+                f"p99 < {GOAL_P99_MS} ms at 500 sockets: {p99}{few}",
+            ),
+        ):
+            mine = ours[part][field]
+            base = relay[part][field] if relay is not None else None
+            rows.append(
+                {
+                    "benchmark": "chat",
+                    "figure": f"{server}: {figure}",
+                    "ours": mine,
+                    "baseline": base,
+                    "unit": unit,
+                    "ratio": mine / max(base, 1e-9) if base is not None else None,
+                    "goal": goal,
+                }
+            )
+    return rows
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="100 sockets, shorter phases")

@@ -3,15 +3,20 @@
 The baseline is the least any encryption could cost: one AESGCM object, a nonce, no
 associated data, no format byte. Our path is what the chat path will pay per message body:
 `encrypt` then `decrypt` with a per-conversation data key and table/row/field binding.
+
+    python bench/encryption.py [--json FILE]
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "platform")]
@@ -59,17 +64,54 @@ def bench_baseline() -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
+def figures(seconds: float) -> dict[str, float]:
+    return {
+        "seconds": seconds,
+        "per_second": MESSAGES / seconds,
+        "us_per_message": seconds / MESSAGES * 1e6,
+    }
+
+
+def print_report(data: dict[str, Any]) -> None:
+    ours, base = data["ours"], data["baseline"]
+    print(f"{'path':<28}{'msgs/s':>12}{'us/msg':>10}")
+    print(
+        f"{'peerlink encrypt+decrypt':<28}{ours['per_second']:>12,.0f}"
+        f"{ours['us_per_message']:>10.1f}"
+    )
+    print(
+        f"{'bare AES-GCM baseline':<28}{base['per_second']:>12,.0f}{base['us_per_message']:>10.1f}"
+    )
+    print(f"ratio ours/baseline throughput: {base['seconds'] / ours['seconds']:.2f}")
+
+
+def summary(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """bench/run.py's summary rows, from what `--json` wrote."""
+    ours, base = data["ours"]["per_second"], data["baseline"]["per_second"]
+    return [
+        {
+            "benchmark": "encryption",
+            "figure": "encrypt + decrypt, vs bare AES-256-GCM",
+            "ours": ours,
+            "baseline": base,
+            "unit": "msgs/s",
+            "ratio": ours / base,
+        }
+    ]
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    options = parser.parse_args(argv)
     bench_ours(), bench_baseline()  # warm up caches and the allocator
     ours = min(bench_ours() for _ in range(3))
     base = min(bench_baseline() for _ in range(3))
-    print(f"{'path':<28}{'msgs/s':>12}{'us/msg':>10}")
-    print(
-        f"{'peerlink encrypt+decrypt':<28}{MESSAGES / ours:>12,.0f}{ours / MESSAGES * 1e6:>10.1f}"
-    )
-    print(f"{'bare AES-GCM baseline':<28}{MESSAGES / base:>12,.0f}{base / MESSAGES * 1e6:>10.1f}")
-    print(f"ratio ours/baseline throughput: {base / ours:.2f}")
+    data = {"messages": MESSAGES, "ours": figures(ours), "baseline": figures(base)}
+    print_report(data)
+    if options.json is not None:
+        options.json.write_text(json.dumps(data, indent=2))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -130,6 +130,36 @@ def print_report(results: list[dict[str, Any]], extra: dict[str, str]) -> None:
         )
 
 
+def summary(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """bench/run.py's summary rows, from what `--json` wrote: time and peak memory at the
+    largest size against the bare COPY, with the DESIGN.md §7 goal's two halves (judged
+    only at 1,000,000 responses, as print_report does)."""
+    largest = data["results"][-1]
+    ours, bare = largest["ours"], largest["baseline"]
+    responses = largest["seeded"]["responses"]
+    rows: list[dict[str, Any]] = []
+    for field, name, unit, limit, what in (
+        ("seconds", "time", "s", GOAL_SECONDS, f"{GOAL_SECONDS:.0f} s"),
+        ("peak_mib", "peak memory", "MiB", GOAL_MIB, f"{GOAL_MIB:.0f} MB"),
+    ):
+        if largest["size"] == GOAL_SIZE:
+            verdict = "MET" if ours[field] < limit else "MISSED"
+        else:
+            verdict = f"not run (largest {largest['size']:,})"
+        rows.append(
+            {
+                "benchmark": "export",
+                "figure": f"{name} for {responses:,} responses, vs bare COPY",
+                "ours": ours[field],
+                "baseline": bare[field],
+                "unit": unit,
+                "ratio": ours[field] / bare[field],
+                "goal": f"< {what} at {GOAL_SIZE:,}: {verdict}",
+            }
+        )
+    return rows
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="10k and 100k only")

@@ -288,6 +288,55 @@ def report_goals(options: argparse.Namespace, phases: list[dict[str, Any]]) -> N
         )
 
 
+def summary(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """bench/run.py's summary rows, from what `--json` wrote: each path's best req/s (as
+    report_goals compares them, with the DESIGN.md §7 goals) and the p99 at the highest
+    concurrency."""
+    phases = data["result"]["phases"]
+    best = {
+        path: max((p for p in phases if p["path"] == path), key=lambda p: p["rps"])
+        for path in dict.fromkeys(p["path"] for p in phases)
+    }
+    ours, bare = best.get("ours"), best.get("bare")
+    if ours is None:
+        return []
+    goal = f">= {GOAL_RPS} req/s: {'MET' if ours['rps'] >= GOAL_RPS else 'MISSED'}"
+    where = f"ours c={ours['concurrency']}"
+    if bare is not None:
+        share = ours["rps"] / max(bare["rps"], 1e-9)
+        goal += (
+            f"; >= {GOAL_BARE_SHARE:.0%} of the bare view: "
+            f"{'MET' if share >= GOAL_BARE_SHARE else 'MISSED'}"
+        )
+        where += f", bare c={bare['concurrency']}"
+    rows: list[dict[str, Any]] = [
+        {
+            "benchmark": "sms_inbound",
+            "figure": f"best req/s ({where}), vs bare view",
+            "ours": ours["rps"],
+            "baseline": bare["rps"] if bare else None,
+            "unit": "req/s",
+            "ratio": ours["rps"] / max(bare["rps"], 1e-9) if bare else None,
+            "goal": goal,
+        }
+    ]
+    level = max(p["concurrency"] for p in phases)
+    by = {(p["path"], p["concurrency"]): p for p in phases}
+    top, top_bare = by.get(("ours", level)), by.get(("bare", level))
+    if top is not None:
+        rows.append(
+            {
+                "benchmark": "sms_inbound",
+                "figure": f"p99 at c={level}, vs bare view",
+                "ours": top["p99"],
+                "baseline": top_bare["p99"] if top_bare else None,
+                "unit": "ms",
+                "ratio": top["p99"] / max(top_bare["p99"], 1e-9) if top_bare else None,
+            }
+        )
+    return rows
+
+
 def parse(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="two levels, shorter phases")

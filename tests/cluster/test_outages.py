@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from tests.e2e.conftest import AsgiServer, Cluster, cluster
-from tests.e2e.ws_client import Client, open_client, send_frame
+from tests.e2e.ws_client import open_client, send_frame
 from tests.support import services
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -63,11 +63,6 @@ def _eventually(check: object, what: str) -> None:
         time.sleep(0.5)
 
 
-async def _live(client: Client) -> None:
-    await client.send({"type": "ping"})
-    await client.wait_for(lambda f: f["type"] == "pong", "pong")
-
-
 def _stored(database_url: str, conversation: str) -> list[tuple[int, str]]:
     with psycopg.connect(database_url) as conn:
         rows = conn.execute(
@@ -88,8 +83,8 @@ async def test_a_chat_across_a_redis_restart_loses_and_doubles_nothing(
     tickets = a.tickets(peer_id, person_id)
     peer = await open_client(a, "peer on A", tickets[peer_id])
     person = await open_client(b, "person on B", tickets[person_id])
-    await _live(peer)
-    await _live(person)
+    await peer.ping()
+    await person.ping()
     await peer.send(send_frame(conversation, "before", "Before the outage"))
     before = await peer.ack("before")
     assert (await person.message("Before the outage"))["seq"] == before["seq"] == 1
@@ -111,8 +106,8 @@ async def test_a_chat_across_a_redis_restart_loses_and_doubles_nothing(
     peer = await open_client(a, "peer on A, back", tickets[peer_id])
     person = await open_client(b, "person on B, back", tickets[person_id])
     try:
-        await _live(peer)
-        await _live(person)
+        await peer.ping()
+        await person.ping()
         await peer.send(send_frame(conversation, "during", "Written while Redis was down"))
         during = await peer.ack("during")
         assert during["seq"] == 2

@@ -8,15 +8,10 @@ import pytest
 
 from tests.e2e.conftest import Cluster
 from tests.e2e.test_sms_end_to_end import delivery_to, text_in
-from tests.e2e.ws_client import Client, open_client, send_frame
+from tests.e2e.ws_client import open_client, send_frame
 from tests.support.fake_twilio import FakeTwilioServer
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-async def _live(client: Client) -> None:
-    await client.send({"type": "ping"})
-    await client.wait_for(lambda f: f["type"] == "pong", "pong")
 
 
 async def test_a_message_sent_on_one_server_reaches_a_socket_on_the_other(
@@ -30,8 +25,8 @@ async def test_a_message_sent_on_one_server_reaches_a_socket_on_the_other(
     peer = await open_client(a, "peer on server A", tickets[peer_id])
     person = await open_client(b, "person on server B", tickets[person_id])
     try:
-        await _live(peer)
-        await _live(person)
+        await peer.ping()
+        await person.ping()
         await peer.send(send_frame(conversation, "a-1", "Sent on A, read on B"))
         sent = await peer.ack("a-1")
         assert (await person.message("Sent on A, read on B"))["id"] == sent["id"]
@@ -54,7 +49,7 @@ async def test_a_text_taken_by_one_server_reaches_the_peer_supporter_on_the_othe
     conversation, peer_id, phone = world["conversation"], world["peer"], world["phone"]
     peer = await open_client(a, "peer on server A", a.tickets(peer_id)[peer_id])
     try:
-        await _live(peer)
+        await peer.ping()
         # Twilio posts to server B (signed for B's address): the peer on A reads it live.
         assert await text_in(b, phone, "Texting server B") == 200
         texted = await peer.message("Texting server B")

@@ -51,8 +51,7 @@ async def test_two_clients_chat_through_the_real_server_and_recover_by_sync(
     try:
         # The connection is live before anyone talks.
         for client in (peer, person):
-            await client.send({"type": "ping"})
-            await client.wait_for(lambda f: f["type"] == "pong", "pong")
+            await client.ping()
 
         # Both directions, live.
         await peer.send(send_frame(conversation, "peer-1", "Hi, how was your week?"))
@@ -136,8 +135,7 @@ async def test_sockets_that_stay_quiet_for_a_while_still_chat(asgi_server: AsgiS
     person = await open_client(asgi_server, "person", tickets[person_id])
     try:
         for client in (peer, person):
-            await client.send({"type": "ping"})
-            await client.wait_for(lambda f: f["type"] == "pong", "pong")
+            await client.ping()
         await asyncio.sleep(QUIET)
         try:
             await person.send(send_frame(conversation, "after-quiet-1", "Sorry, I was away."))

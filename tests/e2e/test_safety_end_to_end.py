@@ -72,8 +72,7 @@ async def test_a_crisis_text_alerts_the_on_call_supervisor_and_escalates_at_its_
         safety_server, "supervisor", safety_server.tickets(supervisor_id)[supervisor_id]
     )
     try:
-        await supervisor.send({"type": "ping"})
-        await supervisor.wait_for(lambda f: f["type"] == "pong", "pong")
+        await supervisor.ping()
 
         base = safety_server.env["PEERLINK_PUBLIC_URL"]
         params = simulate.inbound_params(sender=phone, body="i cant do this anymore, i want to die")

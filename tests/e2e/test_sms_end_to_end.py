@@ -81,8 +81,7 @@ async def test_an_sms_user_and_a_web_peer_supporter_hold_a_conversation(
     conversation, peer_id, phone = world["conversation"], world["peer"], world["phone"]
     peer = await open_client(sms_server, "peer", sms_server.tickets(peer_id)[peer_id])
     try:
-        await peer.send({"type": "ping"})
-        await peer.wait_for(lambda f: f["type"] == "pong", "pong")
+        await peer.ping()
 
         # SMS in: the text reaches the peer supporter's socket, live.
         sid = simulate.new_message_sid()

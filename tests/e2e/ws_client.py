@@ -53,6 +53,11 @@ class Client:
             detail = f"{self.name}: no {what} within {WAIT}s; got {self.frames}"
             raise AssertionError(detail) from None
 
+    async def ping(self) -> None:
+        """The connection is live: a ping is answered."""
+        await self.send({"type": "ping"})
+        await self.wait_for(lambda f: f["type"] == "pong", "pong")
+
     async def ack(self, client_id: str) -> Frame:
         frame = await self.wait_for(
             lambda f: f["type"] in ("ack", "error") and f.get("client_id") == client_id,
