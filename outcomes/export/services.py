@@ -352,21 +352,28 @@ def _participant_cells(
 ) -> Iterator[list[object]]:
     names = anonymisation.quasi_identifiers
     for row in participant_rows(enrolments, now=now, salt=salt):
-        values = dataclasses.asdict(row)
-        published = anonymisation.published.get(tuple(values[name] for name in names))
+        published = anonymisation.published.get(tuple(getattr(row, name) for name in names))
         if published is None:
             # Enrolled after the counts were taken: possible only when a caller's own
             # transaction is READ COMMITTED (the snapshot could not be set). Not counted, so
             # not published.
             continue
-        values.update(zip(names, published, strict=True))
+        # The quasi-identifiers as published; the other columns as recorded.
+        shown = {
+            "arm": row.arm,
+            "site": row.site,
+            "age_band": row.age_band,
+            "gender": row.gender,
+            "track": row.track,
+            **dict(zip(names, published, strict=True)),
+        }
         yield [
             pseudonymiser.pid(row.participant_id),
-            values["arm"],
-            values["site"],
-            values["age_band"],
-            values["gender"],
-            values["track"],
+            shown["arm"],
+            shown["site"],
+            shown["age_band"],
+            shown["gender"],
+            shown["track"],
             row.status,
             row.exit_day,
             row.opt_out_day,
