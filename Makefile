@@ -10,7 +10,7 @@ PORT ?= 8000
 # two cores; TEST_WORKERS=0 runs in one process.
 TEST_WORKERS ?= 2
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean
+.PHONY: install run test test-sqlite test-postgres lint bench screenshots clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ lint: install
 # BENCH_ARGS=chat for one benchmark. The chat benchmark starts its own PostgreSQL and Redis.
 bench: install
 	$(PY) bench/run.py $(BENCH_ARGS)
+
+# The README's pictures of the web client: the browser tests save one per page there.
+screenshots: install
+	PEERLINK_SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:xdist tests/browser
 
 clean:
 	rm -rf $(VENV) var

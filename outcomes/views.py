@@ -30,9 +30,11 @@ REFUSED_STATUS = {
 
 
 def _private(response: HttpResponse) -> HttpResponse:
-    # Health answers: never cached, never indexed, and the link never leaks as a referrer.
+    # Health answers: never cached, never indexed, and the link never leaks to another site
+    # as a referrer ("no-referrer" would make Chromium post the form with `Origin: null`,
+    # which the CSRF check refuses).
     response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 

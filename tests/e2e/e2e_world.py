@@ -6,6 +6,10 @@
     python tests/e2e/e2e_world.py safety-world NAME N MINUTES -> the SMS world with an on-call
                                                        supervisor (with a phone) and escalation
                                                        after MINUTES
+    python tests/e2e/e2e_world.py web-safety-world NAME N MINUTES -> the same, the person on
+                                                       web chat and the peer on the
+                                                       supervisor's team (tests/browser)
+    python tests/e2e/e2e_world.py sessions ID... -> JSON: a signed-in session key per user id
     python tests/e2e/e2e_world.py tickets ID... -> JSON: a fresh WebSocket ticket per user id
 
 A separate process (not the test process's ORM), so that pytest-django's own database set-up is
@@ -65,14 +69,27 @@ def world(name: str, number: int, channel: str = Channel.WEB) -> dict[str, objec
     }
 
 
-def safety_world(name: str, number: int, escalate_after_minutes: int) -> dict[str, object]:
-    """An SMS world with a supervisor on call (level 1, for the next two hours) who has an
-    escalation phone, and the programme's escalation after `escalate_after_minutes`."""
-    created = world(name, number, Channel.SMS)
+def safety_world(
+    name: str,
+    number: int,
+    escalate_after_minutes: int,
+    channel: str = Channel.SMS,
+    *,
+    team: bool = False,
+) -> dict[str, object]:
+    """A world (SMS unless told) with a supervisor on call (level 1, for the next two hours)
+    who has an escalation phone, and the programme's escalation after
+    `escalate_after_minutes`; with `team`, the peer supporter is on the supervisor's team (so
+    the supervisor sees the caseload's names)."""
+    created = world(name, number, channel)
     programme = Programme.objects.get(slug=name)
     programme.alert_escalation_minutes = [escalate_after_minutes]
     programme.save(update_fields=["alert_escalation_minutes"])
     supervisor = make_staff(programme, Role.SUPERVISOR, f"{name}-supervisor")
+    if team:
+        supervised = services.create_team(programme=programme, name="Team", supervisor=supervisor)
+        peer = User.objects.get(pk=created["peer"])
+        services.add_to_team(team=supervised, peer_supporter=peer)
     now = timezone.now()
     add_on_call_shift(
         programme=programme,
@@ -84,6 +101,28 @@ def safety_world(name: str, number: int, escalate_after_minutes: int) -> dict[st
     supervisor_phone = f"+120455502{number:02d}"  # fictional
     set_staff_phone(user=supervisor, phone=supervisor_phone, changed_by=None)
     return {**created, "supervisor": supervisor.pk, "supervisor_phone": supervisor_phone}
+
+
+def sessions(user_ids: list[int]) -> dict[str, str]:
+    """A signed-in session per user, as Django's test client's force_login makes one: for
+    browser tests that are not about signing in (sign-in codes are rate limited per address,
+    and every test's browser comes from 127.0.0.1)."""
+    from importlib import import_module
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    engine = import_module(settings.SESSION_ENGINE)
+    keys = {}
+    for pk in user_ids:
+        user = User.objects.get(pk=pk)
+        session = engine.SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        keys[str(pk)] = session.session_key
+    return keys
 
 
 def tickets(user_ids: list[int]) -> dict[str, str]:
@@ -98,5 +137,10 @@ if __name__ == "__main__":
         print(json.dumps(world(args[0], int(args[1]), Channel.SMS)))
     elif command == "safety-world":
         print(json.dumps(safety_world(args[0], int(args[1]), int(args[2]))))
+    elif command == "web-safety-world":
+        world_json = safety_world(args[0], int(args[1]), int(args[2]), Channel.WEB, team=True)
+        print(json.dumps(world_json))
+    elif command == "sessions":
+        print(json.dumps(sessions([int(a) for a in args])))
     else:
         print(json.dumps(tickets([int(a) for a in args])))

@@ -46,10 +46,13 @@ INSTALLED_APPS = [
     "messaging.risk",
     "scheduling",
     "outcomes",
+    "webclient",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # The web client's script and styles, from the ASGI server itself: no separate file server.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -103,7 +106,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT = Path(os.environ.get("PEERLINK_STATIC_ROOT", VAR_DIR / "static"))
 
 REDIS_URL = os.environ.get("REDIS_URL", "")
 

@@ -10,6 +10,7 @@ from peerlink.settings.base import (
     PEERLINK_EXPORT_KEYS,
     PEERLINK_INDEX_KEY,
     PEERLINK_KEYRING,
+    STATIC_ROOT,
     TWILIO_AUTH_TOKEN,
     VAR_DIR,
 )
@@ -37,3 +38,8 @@ LOCAL_BEAT = True
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+# The web client's files straight from the source tree (no collectstatic before `make run`).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = True
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -49,3 +49,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 # Throttles are exercised by their own tests, which lower these on purpose.
 REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
+
+# The web client's files from the source tree, as `make run` serves them (WhiteNoise wants a
+# STATIC_ROOT that exists, even if empty).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = Path(tempfile.mkdtemp(prefix="peerlink-static-"))

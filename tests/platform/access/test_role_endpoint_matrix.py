@@ -20,6 +20,7 @@ from tests.platform.access import (
     matrix_scheduling,
     matrix_staffing,
     matrix_supervision,
+    matrix_webclient,
     matrix_workload,
 )
 from tests.support.factories import World, fictional_phone, make_staff
@@ -108,6 +109,7 @@ AREA_ROWS: list[dict[tuple[str, str], Case]] = [
     matrix_staffing.ROWS,
     matrix_supervision.ROWS,
     matrix_workload.ROWS,
+    matrix_webclient.ROWS,
 ]
 
 MATRIX: dict[tuple[str, str], Case] = {

@@ -86,3 +86,20 @@ def test_the_demo_peer_supporters_work_in_the_programmes_time_zone() -> None:
     assert {p.time_zone for p in profiles} == {"America/Edmonton"}
     peer2 = profiles.get(user__username="demo-peer2")
     assert sorted(peer2.working_hours) == ["fri", "mon", "thu", "tue", "wed"]
+
+
+def test_seed_demo_prints_the_web_client_and_a_service_user_with_a_peer_supporter() -> None:
+    from people.selectors import participant_profile
+
+    output = _seed()
+
+    assert "open https://peerlink.test/staff/signin/" in output
+    with_peer = {
+        participant_profile(e.participant).phone
+        for e in Enrolment.objects.filter(conversation__isnull=False)
+    }
+    printed = [line for line in output.splitlines() if "service user: open" in line]
+    assert len(printed) == (1 if with_peer else 0)
+    if with_peer:
+        assert "https://peerlink.test/signin/" in printed[0]
+        assert any(phone in printed[0] for phone in with_peer)

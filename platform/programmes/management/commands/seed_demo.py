@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.db.models import Case, When
 from django.utils import timezone
 
 from messaging.models import MessageChannel, SenderRole
@@ -100,13 +102,17 @@ class Command(BaseCommand):
                 self.stdout.write(self.style.SUCCESS("Demo programme created."))
             else:
                 self.stdout.write("Demo programme already present.")
+        site = settings.PEERLINK_PUBLIC_URL.rstrip("/")
         self.stdout.write(f"\nDemo logins (password for all: {DEMO_PASSWORD}):")
+        self.stdout.write(f"  staff: open {site}/staff/signin/ and sign in as")
         for username, _first, _last, role in STAFF:
-            self.stdout.write(f"  {username:<16} {role}")
-        self.stdout.write(
-            "  service users: POST /api/v1/auth/sms-code/ with a demo number "
-            "(e.g. +17805550101); the code is printed on this console."
-        )
+            self.stdout.write(f"    {username:<16} {role}")
+        chatter = self._chatting_participant()
+        if chatter:
+            self.stdout.write(
+                f"  service user: open {site}/signin/ and sign in with {chatter}; "
+                "the code is printed on this console."
+            )
         for line in demo_texts_summary(DEMO_SLUG):
             self.stdout.write(line)
         for line in demo_surveys_summary(DEMO_SLUG):
@@ -118,6 +124,21 @@ class Command(BaseCommand):
                 f'    .venv/bin/python manage.py simulate_sms --from {texter} "Hello"\n'
                 "  texts to people on SMS are printed on this console, never sent.\n"
             )
+
+    @staticmethod
+    def _chatting_participant() -> str | None:
+        """A demo number with a peer supporter to chat with, web chat first (the arms were
+        drawn at random; a person on SMS can chat on the web too)."""
+        enrolment = (
+            Enrolment.objects.filter(programme__slug=DEMO_SLUG, conversation__isnull=False)
+            .select_related("participant__data_key")
+            .order_by(
+                Case(When(participant__preferred_channel=Channel.WEB, then=0), default=1),
+                "enrolled_at",
+            )
+            .first()
+        )
+        return participant_profile(enrolment.participant).phone if enrolment else None
 
     @staticmethod
     def _texting_participant() -> str | None:
