@@ -83,6 +83,31 @@ def test_a_peer_supporter_sees_the_sms_delivery_status_of_a_reply(
     expect(status).to_have_text("SMS: sent")
 
 
+def test_contact_details_are_held_until_the_peer_supporter_decides(
+    demo_server: DemoServer, new_context: Any
+) -> None:
+    world = demo_server.world()
+    person = signed_in_service_user(new_context(**PHONE), demo_server, world["participant"])
+    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
+    _open_conversation(peer, "Web Chat Person")
+    warning = peer.locator("#boundary-warning")
+
+    send(peer, "Write to me at jo.peer@example.org")
+    expect(warning).to_be_visible()
+    peer.get_by_role("button", name="Edit the message").click()
+    expect(peer.get_by_label("Your message")).to_have_value("Write to me at jo.peer@example.org")
+    expect(peer.locator("#messages li")).to_have_count(0)
+    send(peer, "Write to me at jo.peer@example.org, or here")
+    expect(warning).to_be_visible()
+    peer.get_by_role("button", name="Send anyway").click()
+
+    expect(person.locator("#messages .body")).to_have_text(
+        ["Write to me at jo.peer@example.org, or here"]
+    )
+    expect(warning).to_be_hidden()
+    expect(messages(peer)).to_have_count(1)
+
+
 def test_going_offline_and_back_loses_and_doubles_nothing(
     demo_server: DemoServer, new_context: Any
 ) -> None:

@@ -38,15 +38,34 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
-// Only a path on this site: never an address someone put in ?next= to send people elsewhere.
+// Only a page of this site: never an address someone put in ?next= to send people elsewhere
+// (the URL parser, not a pattern, decides: browsers drop tabs and turn "\" into "/").
 export function localPath(candidate, fallback) {
-  if (typeof candidate === "string" && /^\/(?![/\\])/.test(candidate)) return candidate;
-  return fallback;
+  if (typeof candidate !== "string" || !candidate.startsWith("/")) return fallback;
+  try {
+    const url = new URL(candidate, window.location.origin);
+    return url.origin === window.location.origin ? url.pathname + url.search + url.hash : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+// Unsent messages wait in this tab's sessionStorage; signing out takes them away (a phone
+// may be shared).
+export function forgetPendingMessages() {
+  try {
+    for (const key of Object.keys(window.sessionStorage)) {
+      if (key.startsWith("peerlink.pending.")) window.sessionStorage.removeItem(key);
+    }
+  } catch {
+    // Storage refused: there is nothing kept to forget.
+  }
 }
 
 export function signOutButtons() {
   for (const button of document.querySelectorAll('[data-action="sign-out"]')) {
     button.addEventListener("click", async () => {
+      forgetPendingMessages();
       try {
         await api("auth/logout/", { method: "POST" });
       } finally {

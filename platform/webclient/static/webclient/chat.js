@@ -34,7 +34,17 @@ async function start() {
   const peer = conversation.peer_supporter;
   document.getElementById("chat-title").textContent = peer ? `Chat with ${peer.display_name}` : "Your conversation";
   status.textContent = peer ? "" : "Your peer supporter is being arranged. You can write now: they will read it.";
-  thread = new Thread({ conversation: conversation.id, list, viewer, live });
+  const textarea = document.getElementById("body");
+  thread = new Thread({
+    conversation: conversation.id,
+    list,
+    viewer,
+    live,
+    onEdit: (body) => {
+      if (body !== null) textarea.value = body;
+      textarea.focus();
+    },
+  });
   try {
     await thread.loadLatest();
   } catch (error) {
@@ -42,7 +52,7 @@ async function start() {
   }
   composer({
     form,
-    textarea: document.getElementById("body"),
+    textarea,
     error: document.getElementById("composer-error"),
     onSend: (body) => thread.send(body),
   });

@@ -25,7 +25,6 @@ const rows = new Map(); // conversation id -> its row from GET conversations/
 const threads = new Map(); // conversation id -> Thread (kept, so pending sends finish)
 const alerting = new Set(); // conversations with an unresolved risk alert
 let current = null;
-let heldClientId = null;
 let refreshTimer = null;
 
 const CHANNEL = { web: "Web chat", sms: "SMS" };
@@ -48,7 +47,7 @@ const live = new LiveSocket({
 
 function scheduleRefresh(delay = 300) {
   clearTimeout(refreshTimer);
-  refreshTimer = setTimeout(refreshList, delay);
+  refreshTimer = setTimeout(() => refreshList().catch(() => {}), delay);
 }
 
 async function refreshList() {
@@ -63,9 +62,17 @@ async function refreshList() {
 }
 
 function renderList(order) {
-  const items = order.map((id) => renderRow(rows.get(id)));
+  // Rows are rebuilt as messages arrive: keyboard focus stays on the row it was on.
+  const focused = listElement.contains(document.activeElement)
+    ? document.activeElement.closest("li").dataset.id
+    : null;
+  const items = order.filter((id) => rows.has(id)).map((id) => renderRow(rows.get(id)));
   listElement.replaceChildren(...items);
   document.getElementById("caseload-empty").hidden = items.length > 0;
+  if (focused) {
+    const again = listElement.querySelector(`li[data-id="${focused}"] button`);
+    if (again) again.focus();
+  }
 }
 
 function renderRow(row) {
@@ -166,13 +173,24 @@ async function open(id, { push = true } = {}) {
       viewer,
       live,
       canPost: row.can_post,
-      onWarning: showWarning,
+      onWarning: (held) => held === current && showWarning(held),
+      onEdit: (body) => {
+        if (body !== null) textarea.value = body;
+        textarea.focus();
+      },
     });
+    try {
+      await thread.loadLatest();
+    } catch (error) {
+      meta.textContent = error.message;
+      return;
+    }
     threads.set(id, thread);
-    await thread.loadLatest();
     if (live.isOpen) thread.onOpen();
   }
+  if (current) current.active = false;
   current = thread;
+  thread.active = true;
   document.getElementById("messages").replaceWith(thread.list);
   thread.list.id = "messages";
   workspace.classList.add("open");
@@ -187,7 +205,8 @@ async function open(id, { push = true } = {}) {
   readOnly.hidden = row.can_post;
   notesPanel.open = false;
   document.getElementById("notes").replaceChildren();
-  hideWarning();
+  if (thread.heldWarning) showWarning(thread);
+  else warning.hidden = true;
   row.unread = 0;
   renderList([...listElement.children].map((li) => li.dataset.id));
   if (row.can_post) loadSavedReplies(row.programme);
@@ -196,26 +215,22 @@ async function open(id, { push = true } = {}) {
   title.focus();
 }
 
-function showWarning(frame, pending) {
-  heldClientId = pending.client_id;
-  document.getElementById("boundary-text").textContent = frame.detail;
+// A held message (contact details) belongs to its conversation: its warning shows whenever
+// that conversation is on screen, until the peer supporter decides.
+function showWarning(thread) {
+  document.getElementById("boundary-text").textContent = thread.heldWarning.detail;
   warning.hidden = false;
   document.getElementById("boundary-send").focus();
 }
 
-function hideWarning() {
-  heldClientId = null;
-  warning.hidden = true;
-}
-
 document.getElementById("boundary-send").addEventListener("click", () => {
-  if (current && heldClientId) current.confirmHeld(heldClientId);
-  hideWarning();
+  if (current && current.heldWarning) current.confirmHeld(current.heldWarning.clientId);
+  warning.hidden = true;
   textarea.focus();
 });
 document.getElementById("boundary-edit").addEventListener("click", () => {
-  const body = current && heldClientId ? current.discard(heldClientId) : null;
-  hideWarning();
+  const body = current && current.heldWarning ? current.discard(current.heldWarning.clientId) : null;
+  warning.hidden = true;
   if (body !== null) textarea.value = body;
   textarea.focus();
 });
@@ -239,13 +254,14 @@ async function loadSavedReplies(programme) {
   const placeholder = new Option("Choose a saved reply…", "");
   savedReplies.replaceChildren(placeholder, ...options);
 }
-savedReplies.addEventListener("change", () => {
+// An explicit button: a select's change fires on every arrow key in some browsers.
+document.getElementById("insert-reply").addEventListener("click", () => {
   const option = savedReplies.selectedOptions[0];
   if (option && option.dataset.body) {
     textarea.value = textarea.value ? `${textarea.value}\n${option.dataset.body}` : option.dataset.body;
+    savedReplies.value = "";
     textarea.focus();
   }
-  savedReplies.value = "";
 });
 
 composer({
@@ -297,6 +313,7 @@ document.getElementById("note-form").addEventListener("submit", async (event) =>
 document.getElementById("back").addEventListener("click", () => {
   workspace.classList.remove("open");
   pane.hidden = true;
+  if (current) current.active = false;
   current = null;
   history.pushState({}, "", window.location.pathname);
   const first = listElement.querySelector("button");

@@ -22,6 +22,7 @@ const RESOLUTIONS = [
 const STATUS = { open: "Open: nobody has acknowledged it", acknowledged: "Acknowledged", resolved: "Resolved" };
 
 const alerts = new Map(); // id -> alert
+const cards = new Map(); // id -> {element, key}: each card is rebuilt only when it changed
 const names = new Map(); // conversation id -> the person's name
 let started = false;
 
@@ -54,9 +55,39 @@ function upsert(alert, { announce = false } = {}) {
   scheduleWorkload();
 }
 
+function cardKey(alert) {
+  return [alert.status, alert.escalation_level, names.get(alert.conversation) || ""].join("|");
+}
+
+// Alert frames come again on every reconnect: a card that did not change is left alone, so a
+// half-written note, a chosen outcome and keyboard focus survive them.
 function render() {
+  for (const [id, card] of cards) {
+    if (!alerts.has(id)) {
+      card.element.remove();
+      cards.delete(id);
+    }
+  }
   const sorted = [...alerts.values()].sort((a, b) => b.opened_at.localeCompare(a.opened_at));
-  alertsElement.replaceChildren(...sorted.map(renderAlert));
+  let previous = null;
+  for (const alert of sorted) {
+    let card = cards.get(alert.id);
+    const key = cardKey(alert);
+    if (!card) {
+      card = { element: renderAlert(alert), key };
+      cards.set(alert.id, card);
+      if (previous) previous.after(card.element);
+      else alertsElement.prepend(card.element);
+    } else if (card.key !== key) {
+      const hadFocus = card.element.contains(document.activeElement);
+      const fresh = renderAlert(alert);
+      card.element.replaceWith(fresh);
+      card.element = fresh;
+      card.key = key;
+      if (hadFocus) fresh.querySelector("h3").focus();
+    }
+    previous = card.element;
+  }
   document.getElementById("alerts-empty").hidden = sorted.length > 0;
   const open = sorted.filter((a) => a.status === "open").length;
   document.getElementById("alert-count").textContent = `(${sorted.length} unresolved, ${open} not acknowledged)`;
@@ -69,6 +100,7 @@ function renderAlert(alert) {
   item.dataset.id = alert.id;
   const heading = document.createElement("h3");
   heading.id = `alert-${alert.id}`;
+  heading.tabIndex = -1;
   heading.dir = "auto";
   heading.textContent = `${alert.severity === "high" ? "High" : "Medium"} risk: ${who}`;
   const details = document.createElement("p");
@@ -78,15 +110,20 @@ function renderAlert(alert) {
   item.append(heading, details);
   const actions = document.createElement("div");
   actions.className = "actions";
-  if (alert.status === "open") actions.append(button("Acknowledge", () => act(alert, "acknowledge/")));
+  const problem = document.createElement("p");
+  problem.className = "error";
+  problem.setAttribute("role", "alert");
+  problem.hidden = true;
+  const attempt = (work) => () => work().catch((failure) => showError(problem, failure.message));
+  if (alert.status === "open") actions.append(button("Acknowledge", attempt(() => act(alert, "acknowledge/"))));
   if (alert.conversation) {
     const link = document.createElement("a");
     link.href = `/inbox/?conversation=${alert.conversation}`;
     link.textContent = "Open the conversation";
     actions.append(link);
   }
-  actions.append(button("Show notes", () => showNotes(alert, item)));
-  item.append(actions, resolveForm(alert), noteForm(alert, item));
+  actions.append(button("Show notes", attempt(() => showNotes(alert, item))));
+  item.append(actions, problem, resolveForm(alert), noteForm(alert, item));
   return item;
 }
 
@@ -125,6 +162,7 @@ function resolveForm(alert) {
     try {
       await act(alert, "resolve/", { resolution: select.value, note: form.querySelector("textarea").value });
       announcer.textContent = "Alert resolved.";
+      document.getElementById("alerts-title").focus();
     } catch (failure) {
       showError(error, failure.message);
     }
@@ -192,14 +230,31 @@ async function refreshAlerts() {
   const fresh = await api("risk-alerts/").catch(() => null);
   if (fresh === null) return;
   alerts.clear();
-  for (const alert of fresh) upsert(alert);
+  for (const alert of fresh) {
+    if (alert.status !== "resolved" && (!alert.programme || alert.programme === programme)) {
+      alerts.set(alert.id, alert);
+    }
+  }
   render();
+  scheduleWorkload();
 }
+
+const workloadProblem = document.createElement("p");
+workloadProblem.className = "error";
+workloadProblem.hidden = true;
+document.getElementById("workload").closest("section").prepend(workloadProblem);
 
 let workloadTimer = null;
 function scheduleWorkload() {
   clearTimeout(workloadTimer);
-  workloadTimer = setTimeout(loadWorkload, 500);
+  workloadTimer = setTimeout(refreshWorkload, 500);
+}
+
+function refreshWorkload() {
+  return loadWorkload().then(
+    () => showError(workloadProblem, ""),
+    (failure) => showError(workloadProblem, `The workload could not be loaded: ${failure.message}`),
+  );
 }
 
 function cell(text) {
@@ -259,17 +314,17 @@ if (picker) {
   picker.addEventListener("change", async () => {
     programme = picker.value;
     await refreshAlerts();
-    await loadWorkload();
+    await refreshWorkload();
   });
 }
 
 async function start() {
   await loadNames();
   await refreshAlerts();
-  await loadWorkload();
+  await refreshWorkload();
   started = true;
   live.start();
-  setInterval(loadWorkload, 60000);
+  setInterval(refreshWorkload, 60000);
 }
 
 start().catch((error) => {

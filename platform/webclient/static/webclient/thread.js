@@ -17,6 +17,8 @@ const DELIVERY_TEXT = {
 };
 const PROBLEM = new Set(["undelivered", "failed", "not_sent"]);
 const RETRY_LATER_MS = 5000;
+// Refusals that sending again cannot fix: the text itself must change.
+const NEEDS_EDIT = new Set(["empty_body", "body_too_long", "too_long_for_sms", "invalid_frame"]);
 
 function newClientId() {
   if (window.crypto && typeof window.crypto.randomUUID === "function") return window.crypto.randomUUID();
@@ -24,7 +26,7 @@ function newClientId() {
 }
 
 export class Thread {
-  constructor({ conversation, list, viewer, live, canPost = true, onWarning = () => {}, onActivity = () => {} }) {
+  constructor({ conversation, list, viewer, live, canPost = true, onWarning = () => {}, onActivity = () => {}, onEdit = () => {} }) {
     this.conversation = conversation;
     this.list = list;
     this.viewer = viewer;
@@ -32,6 +34,11 @@ export class Thread {
     this.canPost = canPost;
     this.onWarning = onWarning;
     this.onActivity = onActivity;
+    this.onEdit = onEdit;
+    // Only the conversation on screen moves the read marker (inbox.js keeps others open).
+    this.active = true;
+    this.heldWarning = null;
+    this.retryTimer = null;
     this.byId = new Map();
     this.seqs = new Set();
     this.lastSeq = 0;
@@ -39,7 +46,9 @@ export class Thread {
     this.syncing = false;
     this.firstSeq = null;
     this.storageKey = `peerlink.pending.${conversation}`;
-    this.pending = new Map(this.loadPending().map((p) => [p.client_id, p]));
+    // After a reload every pending message is sent again: a held or refused one gets its
+    // warning or error back from the server, rather than sitting there with neither.
+    this.pending = new Map(this.loadPending().map(({ held, failed, ...p }) => [p.client_id, p]));
     this.list.replaceChildren();
   }
 
@@ -58,7 +67,14 @@ export class Thread {
 
   async loadEarlier() {
     if (this.nextBeforeSeq == null) return;
-    const page = await api(`conversations/${this.conversation}/messages/?before_seq=${this.nextBeforeSeq}`);
+    let page;
+    try {
+      page = await api(`conversations/${this.conversation}/messages/?before_seq=${this.nextBeforeSeq}`);
+    } catch (error) {
+      const button = this.list.querySelector("li.earlier button");
+      if (button) button.textContent = `${error.message} Show earlier messages`;
+      return;
+    }
     this.nextBeforeSeq = page.next_before_seq;
     for (const message of page.messages) this.apply(message, { quiet: true, older: true });
     this.renderEarlierButton();
@@ -90,6 +106,7 @@ export class Thread {
   }
 
   onOpen() {
+    clearTimeout(this.retryTimer);
     this.resync();
     for (const pending of this.pending.values()) this.transmit(pending);
   }
@@ -117,14 +134,22 @@ export class Thread {
         this.held(frame);
         break;
       case "error":
-        this.refused(frame);
+        if (frame.code === "rate_limited" && !frame.client_id) {
+          // Too many frames at once (a reconnect with much to catch up): some of our syncs
+          // or sends were dropped unanswered. Both are safe to repeat, a little later.
+          this.syncing = false;
+          clearTimeout(this.retryTimer);
+          this.retryTimer = setTimeout(() => this.onOpen(), RETRY_LATER_MS);
+        } else {
+          this.refused(frame);
+        }
         break;
       default:
         break;
     }
   }
 
-  apply(message, { quiet = false, older = false } = {}) {
+  apply(message, { quiet = false, older = false, acknowledged = false } = {}) {
     const known = this.byId.get(message.id);
     if (known) {
       if (message.delivery) this.delivery(message.id, message.delivery);
@@ -133,7 +158,7 @@ export class Thread {
     this.byId.set(message.id, { ...message });
     this.seqs.add(message.seq);
     this.insert(this.renderMessage(message), message.seq);
-    if (message.sender && message.sender.id === this.viewer) this.hideEchoedPending(message);
+    if (!acknowledged && message.sender && message.sender.id === this.viewer) this.hideEchoedPending(message);
     if (!older) {
       if (message.seq === this.lastSeq + 1) {
         while (this.seqs.has(this.lastSeq + 1)) this.lastSeq += 1;
@@ -161,6 +186,7 @@ export class Thread {
   }
 
   confirmHeld(clientId) {
+    this.heldWarning = null;
     const pending = this.pending.get(clientId);
     if (!pending) return;
     pending.confirm = true;
@@ -171,6 +197,7 @@ export class Thread {
   }
 
   discard(clientId) {
+    if (this.heldWarning && this.heldWarning.clientId === clientId) this.heldWarning = null;
     const pending = this.pending.get(clientId);
     if (!pending) return null;
     this.pending.delete(clientId);
@@ -194,7 +221,9 @@ export class Thread {
       this.savePending();
       if (pending.element) pending.element.remove();
     }
-    if (frame.message && frame.message.conversation === this.conversation) this.apply(frame.message);
+    if (frame.message && frame.message.conversation === this.conversation) {
+      this.apply(frame.message, { acknowledged: true });
+    }
   }
 
   held(frame) {
@@ -202,8 +231,9 @@ export class Thread {
     if (!pending) return;
     pending.held = true;
     this.savePending();
-    this.setPendingStatus(pending, "Held: check the warning above");
-    this.onWarning(frame, pending);
+    this.setPendingStatus(pending, "Held: check the warning above", true);
+    this.heldWarning = { clientId: pending.client_id, detail: frame.detail };
+    this.onWarning(this);
   }
 
   refused(frame) {
@@ -217,11 +247,11 @@ export class Thread {
     pending.failed = true;
     this.savePending();
     this.setPendingStatus(pending, `Not sent: ${frame.detail || frame.message || frame.code}`, true);
-    this.offerRetry(pending);
+    this.offerRetry(pending, frame.code);
   }
 
   markRead() {
-    if (!this.canPost || document.visibilityState !== "visible") return;
+    if (!this.active || !this.canPost || document.visibilityState !== "visible") return;
     if (this.lastSeq > this.readSent && this.live.send({ type: "read", conversation: this.conversation, seq: this.lastSeq })) {
       this.readSent = this.lastSeq;
     }
@@ -307,23 +337,30 @@ export class Thread {
 
   setPendingStatus(pending, text, problem = false) {
     if (!pending.element) this.renderPending(pending);
+    // A problem is never hidden behind a look-alike message (hideEchoedPending).
+    if (problem) pending.element.hidden = false;
     const status = pending.element.querySelector(".status");
     status.textContent = text;
     status.classList.toggle("failed", problem);
   }
 
-  offerRetry(pending) {
-    const retry = document.createElement("button");
-    retry.type = "button";
-    retry.className = "link";
-    retry.textContent = "Try again";
-    retry.addEventListener("click", () => {
-      pending.failed = false;
-      this.savePending();
-      retry.remove();
-      this.transmit(pending);
-    });
-    pending.element.querySelector(".meta").append(retry);
+  offerRetry(pending, code) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link";
+    if (NEEDS_EDIT.has(code)) {
+      button.textContent = "Edit";
+      button.addEventListener("click", () => this.onEdit(this.discard(pending.client_id)));
+    } else {
+      button.textContent = "Try again";
+      button.addEventListener("click", () => {
+        pending.failed = false;
+        this.savePending();
+        button.remove();
+        this.transmit(pending);
+      });
+    }
+    pending.element.querySelector(".meta").append(button);
   }
 
   // The server's copy of a pending message arrived (by sync) before its ack: show it once.
