@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import privacy_guard, services
+from tests.support import privacy_guard, processes, services
 
 ROOT = Path(__file__).resolve().parents[2]
 WORLD_SCRIPT = ROOT / "tests" / "e2e" / "e2e_world.py"
@@ -126,12 +126,7 @@ def demo_server() -> Iterator[DemoServer]:
     folder = Path(tempfile.mkdtemp(prefix="peerlink-browser-"))
     port = services.free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PEERLINK_", "DJANGO_", "TWILIO_", "CHANNEL_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SMS_BACKEND"}
-    }
+    env = processes.inherited_env()
     env.update(
         {
             "PEERLINK_ENV": "local",
@@ -175,17 +170,15 @@ def demo_server() -> Iterator[DemoServer]:
         yield server
         server.assert_console_clean()
     finally:
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
+        if process is not None:
+            processes.stop(process)
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API leaves its event loop set as the thread's
+# running loop while it lives, which breaks the asyncio tests that pytest-xdist may run next
+# in the same worker. pytest tears a module's fixtures down before another module's test.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"

@@ -24,13 +24,24 @@ def _open_conversation(peer_page: Any, name: str) -> None:
     expect(peer_page.get_by_role("heading", name=name)).to_be_visible()
 
 
+def _chat(
+    demo_server: DemoServer, new_context: Any, person_context: Any | None = None
+) -> tuple[Any, Any]:
+    """A new world: the service user on their chat page (a phone unless `person_context` is
+    given), and their peer supporter with the conversation open."""
+    world = demo_server.world()
+    person = signed_in_service_user(
+        person_context or new_context(**PHONE), demo_server, world["participant"]
+    )
+    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
+    _open_conversation(peer, "Web Chat Person")
+    return person, peer
+
+
 def test_service_user_and_peer_supporter_chat_both_ways(
     demo_server: DemoServer, new_context: Any
 ) -> None:
-    world = demo_server.world()
-    person = signed_in_service_user(new_context(**PHONE), demo_server, world["participant"])
-    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
-    _open_conversation(peer, "Web Chat Person")
+    person, peer = _chat(demo_server, new_context)
 
     send(person, "Hello, it is my first day home.")
     expect(peer.locator("#messages .body", has_text="my first day home")).to_be_visible()
@@ -86,10 +97,7 @@ def test_a_peer_supporter_sees_the_sms_delivery_status_of_a_reply(
 def test_contact_details_are_held_until_the_peer_supporter_decides(
     demo_server: DemoServer, new_context: Any
 ) -> None:
-    world = demo_server.world()
-    person = signed_in_service_user(new_context(**PHONE), demo_server, world["participant"])
-    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
-    _open_conversation(peer, "Web Chat Person")
+    person, peer = _chat(demo_server, new_context)
     warning = peer.locator("#boundary-warning")
 
     send(peer, "Write to me at jo.peer@example.org")
@@ -111,11 +119,8 @@ def test_contact_details_are_held_until_the_peer_supporter_decides(
 def test_going_offline_and_back_loses_and_doubles_nothing(
     demo_server: DemoServer, new_context: Any
 ) -> None:
-    world = demo_server.world()
     person_context = new_context(**PHONE)
-    person = signed_in_service_user(person_context, demo_server, world["participant"])
-    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
-    _open_conversation(peer, "Web Chat Person")
+    person, peer = _chat(demo_server, new_context, person_context)
     send(person, "Before the tunnel.")
     expect(peer.locator("#messages .body", has_text="Before the tunnel.")).to_be_visible()
 
@@ -170,10 +175,7 @@ def test_a_pending_message_survives_a_reload_while_offline(
 def test_text_in_every_script_renders_in_its_own_direction(
     demo_server: DemoServer, new_context: Any
 ) -> None:
-    world = demo_server.world()
-    person = signed_in_service_user(new_context(**PHONE), demo_server, world["participant"])
-    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
-    _open_conversation(peer, "Web Chat Person")
+    person, peer = _chat(demo_server, new_context)
     texts = {
         "مرحبا، كيف حالك اليوم؟": "rtl",  # Arabic
         "שלום, מה שלומך?": "rtl",  # Hebrew

@@ -27,7 +27,7 @@ import psycopg
 import pytest
 
 from tests.conftest import FAKE_TWILIO_ACCOUNT_SID
-from tests.support import privacy_guard, services
+from tests.support import privacy_guard, processes, services
 from tests.support.fake_twilio import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,25 +98,10 @@ def _drop_database(server: services.PostgresServer, name: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-
-
 def _server_env(
     database_url: str, redis_url: str, port: int, extra: dict[str, str]
 ) -> dict[str, str]:
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("PEERLINK_", "DJANGO_", "TWILIO_", "CHANNEL_"))
-        and key not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "SMS_BACKEND"}
-    }
+    env = processes.inherited_env()
     env.update(
         {
             # Named explicitly: see tests/e2e/test_server_profile.py for PEERLINK_ENV alone.
@@ -273,7 +258,7 @@ def cluster(
         yield running
     finally:
         for process in running.processes.values():
-            _stop(process)
+            processes.stop(process)
         _drop_database(postgres_server, database)
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -1,6 +1,6 @@
 // The service user's chat: their one conversation, live.
 import { api, signOutButtons, showError } from "./api.js";
-import { composer } from "./composer.js";
+import { backInto, composer } from "./composer.js";
 import { LiveSocket } from "./live.js";
 import { Thread } from "./thread.js";
 
@@ -40,10 +40,7 @@ async function start() {
     list,
     viewer,
     live,
-    onEdit: (body) => {
-      if (body !== null) textarea.value = body;
-      textarea.focus();
-    },
+    onEdit: backInto(textarea),
   });
   try {
     await thread.loadLatest();

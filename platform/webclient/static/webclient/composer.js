@@ -36,3 +36,11 @@ export function composer({ form, textarea, error, onSend }) {
     }
   });
 }
+
+// A refused or held message the writer chose to edit: its text back in the box.
+export function backInto(textarea) {
+  return (body) => {
+    if (body !== null) textarea.value = body;
+    textarea.focus();
+  };
+}

@@ -3,7 +3,7 @@
 // with saved replies and case notes. Supervisors use the same page to review a conversation
 // (read-only; the server audits the read).
 import { api, formatTime, showError, signOutButtons } from "./api.js";
-import { composer } from "./composer.js";
+import { backInto, composer } from "./composer.js";
 import { LiveSocket } from "./live.js";
 import { Thread } from "./thread.js";
 
@@ -174,10 +174,7 @@ async function open(id, { push = true } = {}) {
       live,
       canPost: row.can_post,
       onWarning: (held) => held === current && showWarning(held),
-      onEdit: (body) => {
-        if (body !== null) textarea.value = body;
-        textarea.focus();
-      },
+      onEdit: backInto(textarea),
     });
     try {
       await thread.loadLatest();
@@ -231,8 +228,7 @@ document.getElementById("boundary-send").addEventListener("click", () => {
 document.getElementById("boundary-edit").addEventListener("click", () => {
   const body = current && current.heldWarning ? current.discard(current.heldWarning.clientId) : null;
   warning.hidden = true;
-  if (body !== null) textarea.value = body;
-  textarea.focus();
+  backInto(textarea)(body);
 });
 
 const repliesByProgramme = new Map();
