@@ -50,3 +50,16 @@ def test_ids_and_counts_are_not_findings() -> None:
     logging.getLogger("peerlink.example").info("outbox 1234 sent, 3 segments")
     DomainError("too_long", "A text is at most 1,600 characters.")
     assert _caught() == []
+
+
+def test_text_a_fuzzer_made_up_is_not_tracked_when_encrypted() -> None:
+    made_up = GUARD.not_personal(" printable characters.")
+    encrypt(
+        data_key=create_data_key(purpose=DataKeyPurpose.CONVERSATION),
+        plaintext=made_up,
+        ref=FieldRef("messaging_message", "00000000-0000-0000-0000-000000000003", "body"),
+    )
+
+    DomainError("invalid_client_id", "client_id must be 1 to 80 printable characters.")
+
+    assert _caught() == []
