@@ -88,6 +88,14 @@ class DemoServer:
         created["supervisor_username"] = f"{name}-supervisor"
         return created
 
+    def another_person(self, world: dict[str, Any]) -> dict[str, Any]:
+        """A second service user ("Second Person", web chat) on the world's caseload."""
+        self.worlds += 1
+        person: dict[str, Any] = self._script(
+            "another-person", world["programme"], str(self.worlds)
+        )
+        return person
+
     def session_key(self, user_id: int) -> str:
         keys: dict[str, str] = self._script("sessions", str(user_id))
         return keys[str(user_id)]
@@ -120,9 +128,9 @@ def _run(args: list[str], env: dict[str, str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo_server() -> Iterator[DemoServer]:
+def demo_server(request: pytest.FixtureRequest) -> Iterator[DemoServer]:
     """migrate, seed_demo and uvicorn as the Makefile's `run` target runs them, in a folder of
-    its own (PEERLINK_VAR_DIR) on a free port."""
+    its own (PEERLINK_VAR_DIR) on a free port; plus the test module's SERVER_ENV, if any."""
     folder = Path(tempfile.mkdtemp(prefix="peerlink-browser-"))
     port = services.free_port()
     url = f"http://127.0.0.1:{port}"
@@ -135,6 +143,7 @@ def demo_server() -> Iterator[DemoServer]:
             "PEERLINK_PUBLIC_URL": url,
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "platform")]),
             "PYTHONUNBUFFERED": "1",
+            **getattr(request.module, "SERVER_ENV", {}),
         }
     )
     console = folder / "console.log"

@@ -77,6 +77,25 @@ def test_a_message_arriving_for_another_conversation_raises_its_unread_count(
     screenshot(peer, "peer-supporter-caseload")
 
 
+def test_a_conversation_opened_before_but_not_on_screen_keeps_its_unread_messages(
+    demo_server: DemoServer, new_context: Any
+) -> None:
+    world = demo_server.world()
+    demo_server.another_person(world)
+    peer = sign_in_staff(new_context(), demo_server, world["peer_username"], lands_on="/inbox/")
+    _open_conversation(peer, "Web Chat Person")
+    _open_conversation(peer, "Second Person")
+    person = signed_in_service_user(new_context(**PHONE), demo_server, world["participant"])
+
+    send(person, "Are you free later?")
+
+    first_row = peer.get_by_role("button", name="Web Chat Person")
+    expect(first_row.locator(".badge.unread")).to_have_text("1 unread")
+    # The server's count: the hidden conversation did not move the read marker.
+    peer.reload()
+    expect(first_row.locator(".badge.unread")).to_have_text("1 unread")
+
+
 def test_a_peer_supporter_sees_the_sms_delivery_status_of_a_reply(
     demo_server: DemoServer, new_context: Any
 ) -> None:

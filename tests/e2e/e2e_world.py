@@ -9,6 +9,8 @@
     python tests/e2e/e2e_world.py web-safety-world NAME N MINUTES -> the same, the person on
                                                        web chat and the peer on the
                                                        supervisor's team (tests/browser)
+    python tests/e2e/e2e_world.py another-person NAME N -> one more web service user on the
+                                                       caseload of world NAME's peer supporter
     python tests/e2e/e2e_world.py sessions ID... -> JSON: a signed-in session key per user id
     python tests/e2e/e2e_world.py tickets ID... -> JSON: a fresh WebSocket ticket per user id
 
@@ -64,6 +66,32 @@ def world(name: str, number: int, channel: str = Channel.WEB) -> dict[str, objec
     return {
         "conversation": str(conversation.pk),
         "peer": peer.pk,
+        "participant": enrolment.participant.user_id,
+        "phone": phone,
+    }
+
+
+def another_person(name: str, number: int) -> dict[str, object]:
+    """One more service user on web chat on the caseload of world NAME's peer supporter."""
+    programme = Programme.objects.get(slug=name)
+    peer = User.objects.get(username=f"{name}-peer")
+    phone = f"+120455503{number:02d}"  # fictional
+    enrolment = enrol(
+        programme,
+        by=User.objects.get(username=f"{name}-admin"),
+        name="Second Person",
+        channel=Channel.WEB,
+        phone=phone,
+    )
+    services.assign_peer_supporter(
+        enrolment=enrolment,
+        peer_supporter=peer,
+        assigned_by=peer,
+        reason=HandoffReason.INITIAL,
+    )
+    conversation = Conversation.objects.get(enrolment=enrolment)
+    return {
+        "conversation": str(conversation.pk),
         "participant": enrolment.participant.user_id,
         "phone": phone,
     }
@@ -140,6 +168,8 @@ if __name__ == "__main__":
     elif command == "web-safety-world":
         world_json = safety_world(args[0], int(args[1]), int(args[2]), Channel.WEB, team=True)
         print(json.dumps(world_json))
+    elif command == "another-person":
+        print(json.dumps(another_person(args[0], int(args[1]))))
     elif command == "sessions":
         print(json.dumps(sessions([int(a) for a in args])))
     else:
