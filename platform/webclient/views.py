@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import ensure_csrf_cookie
 
-from access.permissions import programmes_with_role
 from people.models import User
-from programmes.models import Role
+from programmes.models import Role, StaffRole
 
 SIGN_IN = {"participant": "webclient-signin", "staff": "webclient-staff-signin"}
 
@@ -26,18 +25,28 @@ def _user(request: HttpRequest) -> User | None:
     return user if isinstance(user, User) and user.is_authenticated else None
 
 
-def _staff_programmes(user: User | None, *roles: str) -> list[str]:
+def _roles(user: User | None) -> dict[str, list[str]]:
+    """The caller's programmes by role, in one query: role -> slugs."""
     if user is None or user.is_participant:
-        return []
-    return list(programmes_with_role(user, *roles).order_by("slug").values_list("slug", flat=True))
+        return {}
+    roles: dict[str, list[str]] = {}
+    for slug, role in (
+        StaffRole.objects.filter(user=user)
+        .order_by("programme__slug")
+        .values_list("programme__slug", "role")
+    ):
+        roles.setdefault(role, []).append(slug)
+    return roles
 
 
+def _with(roles: dict[str, list[str]], *wanted: str) -> list[str]:
+    return sorted({slug for role in wanted for slug in roles.get(role, [])})
+
+
+# Every page is sent with never_cache (no-store: conversations and alerts are never kept by a
+# cache); SecurityMiddleware's Referrer-Policy (same-origin) keeps addresses on this site.
 def _page(request: HttpRequest, template: str, **context: Any) -> HttpResponse:
-    response = render(request, f"webclient/{template}", context)
-    # Conversations and alerts: never cached, the address never sent on as a referrer.
-    response["Cache-Control"] = "no-store"
-    response["Referrer-Policy"] = "same-origin"
-    return response
+    return render(request, f"webclient/{template}", context)
 
 
 def _start_page(user: User) -> str | None:
@@ -45,9 +54,10 @@ def _start_page(user: User) -> str | None:
     the export API and command)."""
     if user.is_participant:
         return reverse("webclient-chat")
-    if _staff_programmes(user, Role.SUPERVISOR, Role.ADMIN):
+    roles = _roles(user)
+    if _with(roles, Role.SUPERVISOR, Role.ADMIN):
         return reverse("webclient-supervisor")
-    if _staff_programmes(user, Role.PEER_SUPPORTER):
+    if _with(roles, Role.PEER_SUPPORTER):
         return reverse("webclient-inbox")
     return None
 
@@ -91,7 +101,8 @@ def chat(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def inbox(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    programmes = _staff_programmes(user, Role.PEER_SUPPORTER, Role.SUPERVISOR, Role.ADMIN)
+    roles = _roles(user)
+    programmes = _with(roles, Role.PEER_SUPPORTER, Role.SUPERVISOR, Role.ADMIN)
     if user is None or not programmes:
         return _refer_to_sign_in(request, "staff")
     return _page(
@@ -100,8 +111,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         page="inbox",
         viewer=user.pk,
         programmes=programmes,
-        is_peer=bool(_staff_programmes(user, Role.PEER_SUPPORTER)),
-        is_supervisor=bool(_staff_programmes(user, Role.SUPERVISOR, Role.ADMIN)),
+        is_peer=bool(_with(roles, Role.PEER_SUPPORTER)),
+        is_supervisor=bool(_with(roles, Role.SUPERVISOR, Role.ADMIN)),
     )
 
 
@@ -109,7 +120,7 @@ def inbox(request: HttpRequest) -> HttpResponse:
 @ensure_csrf_cookie
 def supervisor(request: HttpRequest) -> HttpResponse:
     user = _user(request)
-    programmes = _staff_programmes(user, Role.SUPERVISOR, Role.ADMIN)
+    programmes = _with(_roles(user), Role.SUPERVISOR, Role.ADMIN)
     if user is None or not programmes:
         return _refer_to_sign_in(request, "staff")
     return _page(

@@ -11,7 +11,6 @@ fresh browser contexts.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import secrets
@@ -30,9 +29,7 @@ import pytest
 from tests.support import privacy_guard, processes, services
 
 ROOT = Path(__file__).resolve().parents[2]
-WORLD_SCRIPT = ROOT / "tests" / "e2e" / "e2e_world.py"
 CHROMIUM = os.environ.get("PEERLINK_CHROMIUM", "/usr/bin/chromium")
-STEP_TIMEOUT = 120
 # Where each page's screenshot goes: `make screenshots` points this at docs/screenshots.
 SCREENSHOT_DIR = Path(os.environ.get("PEERLINK_SCREENSHOT_DIR", ROOT / "var" / "screenshots"))
 # As the machine's notes say: without the background-networking flags Chromium keeps trying
@@ -61,17 +58,7 @@ class DemoServer:
     worlds: int = field(default=0)
 
     def _script(self, *args: str) -> Any:
-        result = subprocess.run(
-            [sys.executable, str(WORLD_SCRIPT), *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-4000:]
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return processes.world_script(self.env, *args)
 
     def world(self, *, sms: bool = False) -> dict[str, Any]:
         """A programme of its own: a peer supporter, a service user on web chat with a phone,
@@ -119,14 +106,6 @@ class DemoServer:
         assert not privacy_guard.PHONE.search(text), "the server's console holds a phone number"
 
 
-def _run(args: list[str], env: dict[str, str]) -> str:
-    result = subprocess.run(
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=STEP_TIMEOUT, check=False
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return result.stdout
-
-
 @pytest.fixture(scope="module")
 def demo_server(request: pytest.FixtureRequest) -> Iterator[DemoServer]:
     """migrate, seed_demo and uvicorn as the Makefile's `run` target runs them, in a folder of
@@ -149,23 +128,11 @@ def demo_server(request: pytest.FixtureRequest) -> Iterator[DemoServer]:
     console = folder / "console.log"
     process: subprocess.Popen[bytes] | None = None
     try:
-        _run([sys.executable, "manage.py", "migrate", "--noinput"], env)
-        seed_output = _run([sys.executable, "manage.py", "seed_demo"], env)
+        processes.run_step([sys.executable, "manage.py", "migrate", "--noinput"], env)
+        seed_output = processes.run_step([sys.executable, "manage.py", "seed_demo"], env)
         with console.open("ab") as out:
             process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "peerlink.asgi:application",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(port),
-                    "--app-dir",
-                    "platform",
-                    "--no-access-log",
-                ],
+                processes.uvicorn_command(port, "--no-access-log"),
                 cwd=ROOT,
                 env=env,
                 stdout=out,

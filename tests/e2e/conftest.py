@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import json
 import os
 import secrets
 import shutil
@@ -31,8 +30,6 @@ from tests.support import privacy_guard, processes, services
 from tests.support.fake_twilio import FakeTwilioServer
 
 ROOT = Path(__file__).resolve().parents[2]
-HERE = Path(__file__).resolve().parent
-STEP_TIMEOUT = 120  # migrate on a fresh database is the slowest step
 
 
 @dataclass
@@ -48,17 +45,7 @@ class AsgiServer:
 
     def run_script(self, *args: str) -> object:
         """Run tests/e2e/e2e_world.py with the server's environment; its JSON output."""
-        result = subprocess.run(
-            [sys.executable, str(HERE / "e2e_world.py"), *args],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT,
-            check=False,
-        )
-        assert result.returncode == 0, result.stderr[-4000:]
-        return json.loads(result.stdout.strip().splitlines()[-1])
+        return processes.world_script(self.env, *args)
 
     def tickets(self, *user_ids: int) -> dict[int, str]:
         issued = self.run_script("tickets", *map(str, user_ids))
@@ -133,21 +120,7 @@ def _server_env(
 
 
 def _uvicorn(port: int) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "peerlink.asgi:application",
-        "--app-dir",
-        "platform",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
+    return processes.uvicorn_command(port, "--no-access-log", "--log-level", "warning")
 
 
 def _celery(*args: str) -> list[str]:
@@ -223,16 +196,7 @@ def cluster(
     folder = Path(tempfile.mkdtemp(prefix="peerlink-e2e-"))
     running = Cluster(servers=[], processes={}, database_url=database_url, folder=folder)
     try:
-        migrate = subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput"],
-            cwd=ROOT,
-            env=base,
-            capture_output=True,
-            text=True,
-            timeout=STEP_TIMEOUT,
-            check=False,
-        )
-        assert migrate.returncode == 0, migrate.stderr[-4000:]
+        processes.run_step([sys.executable, "manage.py", "migrate", "--noinput"], base)
         for index, port in enumerate(ports):
             # Each server signs and is called back at its own address.
             env = {**base, "PEERLINK_PUBLIC_URL": f"http://127.0.0.1:{port}"}

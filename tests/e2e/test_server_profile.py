@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.support import services
+from tests.support import processes, services
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,18 +26,7 @@ def test_uvicorn_with_peerlink_env_production_refuses_to_start_without_its_setti
     env.update(PEERLINK_ENV="production", PEERLINK_VAR_DIR=str(tmp_path))
     port = services.free_port()
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "peerlink.asgi:application",
-            "--app-dir",
-            "platform",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        processes.uvicorn_command(port),
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -107,7 +107,8 @@ class Command(BaseCommand):
         self.stdout.write(f"  staff: open {site}/staff/signin/ and sign in as")
         for username, _first, _last, role in STAFF:
             self.stdout.write(f"    {username:<16} {role}")
-        chatter = self._chatting_participant()
+        # Web chat first; a person on SMS can chat on the web too.
+        chatter = self._demo_number(Channel.WEB)
         if chatter:
             self.stdout.write(
                 f"  service user: open {site}/signin/ and sign in with {chatter}; "
@@ -117,7 +118,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
         for line in demo_surveys_summary(DEMO_SLUG):
             self.stdout.write(line)
-        texter = self._texting_participant()
+        texter = self._demo_number(Channel.SMS, only=True)
         if texter:
             self.stdout.write(
                 "  text in as a demo service user with a peer supporter (another terminal):\n"
@@ -126,31 +127,18 @@ class Command(BaseCommand):
             )
 
     @staticmethod
-    def _chatting_participant() -> str | None:
-        """A demo number with a peer supporter to chat with, web chat first (the arms were
-        drawn at random; a person on SMS can chat on the web too)."""
+    def _demo_number(channel: str, *, only: bool = False) -> str | None:
+        """A demo number with a peer supporter (the arms were drawn at random): one on
+        `channel` first, or only one on it."""
+        enrolments = Enrolment.objects.filter(programme__slug=DEMO_SLUG, conversation__isnull=False)
+        if only:
+            enrolments = enrolments.filter(participant__preferred_channel=channel)
         enrolment = (
-            Enrolment.objects.filter(programme__slug=DEMO_SLUG, conversation__isnull=False)
-            .select_related("participant__data_key")
+            enrolments.select_related("participant__data_key")
             .order_by(
-                Case(When(participant__preferred_channel=Channel.WEB, then=0), default=1),
+                Case(When(participant__preferred_channel=channel, then=0), default=1),
                 "enrolled_at",
             )
-            .first()
-        )
-        return participant_profile(enrolment.participant).phone if enrolment else None
-
-    @staticmethod
-    def _texting_participant() -> str | None:
-        """A demo number on SMS with a conversation (the arms were drawn at random)."""
-        enrolment = (
-            Enrolment.objects.filter(
-                programme__slug=DEMO_SLUG,
-                conversation__isnull=False,
-                participant__preferred_channel=Channel.SMS,
-            )
-            .select_related("participant__data_key")
-            .order_by("enrolled_at")
             .first()
         )
         return participant_profile(enrolment.participant).phone if enrolment else None
